@@ -1,0 +1,274 @@
+"""Task-overhead benchmark: Tegu vs Dask on trivial Python tasks.
+
+Workloads (N tasks, N = 100_000, --quick: 5_000):
+  independent  N tasks inc(i), computed together with compute(*tasks)
+  chain        x = inc(x) repeated N times
+  tree         N leaves inc(i), reduced pairwise with add until one remains
+For each (system, workload, scheduler) the graph construction ("build") and the
+compute call ("compute") are timed separately, on a fresh graph each repeat;
+the best of the repeats is kept. Every answer is checked against the known
+value, so Tegu and Dask must agree; a wrong answer raises AssertionError.
+A failure of a run (exception, construction over budget) is reported as an
+error instead. Progress goes to stderr; the table and then one JSON object
+(the last line) go to stdout.
+"""
+import argparse
+import gc
+import importlib
+import json
+import os
+import platform
+import sys
+import time
+from collections import namedtuple
+
+SCHEDULERS = ("sync", "threads")
+PHASES = ("build", "compute", "total")
+CHUNK = 4096  # construction budget is checked every CHUNK tasks
+
+System = namedtuple("System", "name delayed compute version")
+Workload = namedtuple("Workload", "build tasks expected")
+
+
+def inc(x):
+    return x + 1
+
+
+def add(x, y):
+    return x + y
+
+
+class BudgetExceeded(Exception):
+    pass
+
+
+class Deadline:
+    """Aborts graph construction that runs past a time budget."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+        self.start = time.perf_counter()
+
+    def check(self, done, total):
+        elapsed = time.perf_counter() - self.start
+        if elapsed > self.seconds:
+            raise BudgetExceeded(
+                f"graph construction over the {self.seconds:g} s budget: "
+                f"{done}/{total} tasks built in {elapsed:.1f} s")
+
+
+def build_independent(delayed, n, deadline):
+    d_inc = delayed(inc)
+    tasks = []
+    for start in range(0, n, CHUNK):
+        tasks += [d_inc(i) for i in range(start, min(start + CHUNK, n))]
+        deadline.check(len(tasks), n)
+    return tasks
+
+
+def build_chain(delayed, n, deadline):
+    d_inc = delayed(inc)
+    x = 0
+    for start in range(0, n, CHUNK):
+        for _ in range(start, min(start + CHUNK, n)):
+            x = d_inc(x)
+        deadline.check(min(start + CHUNK, n), n)
+    return [x]
+
+
+def build_tree(delayed, n, deadline):
+    d_add = delayed(add)
+    level = build_independent(delayed, n, deadline)
+    done = n
+    while len(level) > 1:
+        pairs = [d_add(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        level = pairs + level[len(pairs) * 2:]
+        done += len(pairs)
+        deadline.check(done, 2 * n - 1)
+    return level
+
+
+WORKLOADS = {
+    "independent": Workload(build_independent, lambda n: n, lambda n: tuple(range(1, n + 1))),
+    "chain": Workload(build_chain, lambda n: n, lambda n: (n,)),
+    "tree": Workload(build_tree, lambda n: 2 * n - 1, lambda n: (n * (n + 1) // 2,)),
+}
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def load_systems(dask_only):
+    import dask
+    systems = [System("dask", dask.delayed, dask.compute, dask.__version__)]
+    if not dask_only:
+        import tegu
+        systems.insert(0, System("tegu", tegu.delayed, tegu.compute,
+                                 getattr(tegu, "__version__", "unknown")))
+    return systems
+
+
+def time_case(system, name, scheduler, n, args):
+    """Best-of-repeats timings of one (system, workload, scheduler)."""
+    workload = WORKLOADS[name]
+    tasks, expected = workload.tasks(n), workload.expected(n)
+    best = dict.fromkeys(PHASES, float("inf"))
+    runs = 0
+    while runs < args.repeats:
+        gc.collect()
+        t0 = time.perf_counter()
+        objs = workload.build(system.delayed, n, Deadline(args.budget))
+        t1 = time.perf_counter()
+        result = system.compute(*objs, scheduler=scheduler)
+        t2 = time.perf_counter()
+        assert tuple(result) == expected, (
+            f"{system.name} {name}/{scheduler}: wrong answer "
+            f"{str(tuple(result))[:200]} (expected {str(expected)[:200]})")
+        del objs, result
+        runs += 1
+        for phase, secs in zip(PHASES, (t1 - t0, t2 - t1, t2 - t0)):
+            best[phase] = min(best[phase], secs)
+        if t2 - t0 > args.slow:
+            break  # one run this slow is enough
+    entry = {"tasks": tasks, "repeats": runs}
+    for phase in PHASES:
+        entry[f"{phase}_s"] = best[phase]
+        entry[f"{phase}_us_per_task"] = best[phase] * 1e6 / tasks
+    return entry
+
+
+def run_python_tasks(systems, n, args):
+    results = {}
+    for system in systems:
+        results[system.name] = {}
+        for name in WORKLOADS:
+            per_sched = results[system.name][name] = {}
+            for scheduler in SCHEDULERS:
+                log(f"[{system.name}] {name} / {scheduler} ...")
+                try:
+                    entry = time_case(system, name, scheduler, n, args)
+                except AssertionError:
+                    raise
+                except BudgetExceeded as exc:
+                    # construction does not depend on the scheduler: skip the rest
+                    for s in SCHEDULERS[SCHEDULERS.index(scheduler):]:
+                        per_sched[s] = {"error": f"BudgetExceeded: {exc}"}
+                    log(f"    error: {exc}")
+                    break
+                except Exception as exc:  # reported, not fatal
+                    entry = {"error": f"{type(exc).__name__}: {str(exc)[:500]}"}
+                per_sched[scheduler] = entry
+                log("    " + (entry.get("error") or
+                             f"build {entry['build_us_per_task']:.2f} us/task, compute "
+                             f"{entry['compute_us_per_task']:.2f} us/task "
+                             f"({entry['repeats']} run(s))"))
+    return results
+
+
+def compute_ratios(results):
+    ratios = {}
+    for name in WORKLOADS:
+        for scheduler in SCHEDULERS:
+            tegu = results.get("tegu", {}).get(name, {}).get(scheduler, {})
+            dask = results.get("dask", {}).get(name, {}).get(scheduler, {})
+            if "tasks" in tegu and "tasks" in dask:
+                ratios.setdefault(name, {})[scheduler] = {
+                    p: dask[f"{p}_s"] / tegu[f"{p}_s"] if tegu[f"{p}_s"] > 0 else None
+                    for p in PHASES}
+    return ratios
+
+
+def run_native(n, repeats):
+    try:
+        fn = importlib.import_module("tegu._tegu")._native_task_benchmark
+    except (ImportError, AttributeError) as exc:
+        return {s: {"error": f"{type(exc).__name__}: {exc}"} for s in SCHEDULERS}
+    native = {}
+    for scheduler in SCHEDULERS:
+        log(f"[tegu native] {n} tasks / {scheduler} ...")
+        try:
+            runs = [fn(n, scheduler) for _ in range(repeats)]
+            best = min(runs, key=lambda r: r["seconds"] / r["tasks"])
+            native[scheduler] = {"tasks": best["tasks"], "seconds": best["seconds"],
+                                 "us_per_task": best["seconds"] * 1e6 / best["tasks"]}
+        except Exception as exc:
+            native[scheduler] = {"error": f"{type(exc).__name__}: {str(exc)[:500]}"}
+    return native
+
+
+def fmt(x, suffix=""):
+    return "-" if x is None else f"{x:.2f}{suffix}"
+
+
+def print_table(results, ratios, native, n):
+    systems = list(results)
+    head = f"{'workload':<12} {'phase':<8} {'sched':<8}" + "".join(
+        f" {s + ' us/task':>15}" for s in systems) + (
+        f" {'dask/tegu':>10}" if len(systems) > 1 else "")
+    print(f"\nTask overhead, N = {n} (microseconds per task, best of repeats)")
+    print(head + "\n" + "-" * len(head))
+    errors = []
+    for name in WORKLOADS:
+        for phase in PHASES:
+            for sched in SCHEDULERS:
+                row = f"{name:<12} {phase:<8} {sched:<8}"
+                for s in systems:
+                    e = results[s][name][sched]
+                    if "error" in e:
+                        row += f" {'ERROR':>15}"
+                        errors.append(f"{s} {name}/{sched}: {e['error']}")
+                    else:
+                        row += f" {fmt(e[f'{phase}_us_per_task']):>15}"
+                if len(systems) > 1:
+                    r = ratios.get(name, {}).get(sched, {}).get(phase)
+                    row += f" {fmt(r, 'x'):>10}"
+                print(row)
+    for err in dict.fromkeys(errors):
+        print("error: " + err)
+    for sched, e in (native or {}).items():
+        print(f"native C++ tasks, {sched:<8}: " + (
+            e["error"] if "error" in e else
+            f"{e['us_per_task']:.4f} us/task ({e['tasks']} tasks in {e['seconds']:.3f} s)"))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
+    ap.add_argument("--dask-only", action="store_true", help="skip Tegu (development)")
+    ap.add_argument("--n", type=int, help="number of tasks (default 100000, quick 5000)")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--slow", type=float, default=20.0,
+                    help="stop repeating after a run slower than this many seconds")
+    ap.add_argument("--budget", type=float, default=120.0,
+                    help="abort graph construction after this many seconds")
+    args = ap.parse_args()
+    n = args.n or (5_000 if args.quick else 100_000)
+    native_n = 50_000 if args.quick else 1_000_000
+
+    systems = load_systems(args.dask_only)
+    results = run_python_tasks(systems, n, args)
+    ratios = compute_ratios(results)
+    native = None if args.dask_only else run_native(native_n, args.repeats)
+    print_table(results, ratios, native, n)
+
+    versions = {s.name: s.version for s in systems}
+    report = {
+        "benchmark": "task_overhead", "n": n, "quick": args.quick,
+        "results": results, "ratios": ratios,
+        "native_n": native_n if native else None,
+        "native_us_per_task": {s: e.get("us_per_task") for s, e in (native or {}).items()},
+        "native": native,
+        "machine": {"cores": os.cpu_count(), "usable_cores": len(os.sched_getaffinity(0)),
+                    "python": platform.python_version(), "platform": platform.platform(),
+                    "machine": platform.machine()},
+        "dask_version": versions.get("dask"), "tegu_version": versions.get("tegu"),
+    }
+    print(json.dumps(report), flush=True)
+    tegu_failed = any("error" in e for w in results.get("tegu", {}).values()
+                      for e in w.values()) or any("error" in e for e in (native or {}).values())
+    return 1 if tegu_failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+#include "py_value.hpp"
+
+#include <cstdint>
+
+#include "tegu/local/thread_lease.hpp"
+
+namespace tegu::python {
+
+namespace {
+
+bool InterpreterGone() {
+#if PY_VERSION_HEX >= 0x030D0000
+  return Py_IsFinalizing() || !Py_IsInitialized();
+#else
+  return _Py_IsFinalizing() || !Py_IsInitialized();
+#endif
+}
+
+// Drops a reference from any thread.
+void DecRefAnyThread(PyObject* object) {
+  if (object == nullptr || InterpreterGone()) return;
+  if (PyGILState_Check()) {
+    Py_DECREF(object);
+    return;
+  }
+  PyGILState_STATE state = PyGILState_Ensure();
+  Py_DECREF(object);
+  PyGILState_Release(state);
+}
+
+thread_local PyThreadState* t_thread_state = nullptr;
+
+}  // namespace
+
+PyValueHolder::~PyValueHolder() { DecRefAnyThread(object_); }
+
+PythonExceptionDetail::~PythonExceptionDetail() { DecRefAnyThread(exception_); }
+
+Value WrapPy(PyObject* object) {
+  Py_INCREF(object);
+  return StealPy(object);
+}
+
+Value StealPy(PyObject* object) { return Value(std::make_shared<PyValueHolder>(object)); }
+
+PyObject* ToPython(const Value& value) {
+  if (PyObject* obj = PyObjectOf(value)) {
+    Py_INCREF(obj);
+    return obj;
+  }
+  if (!value.has_value()) Py_RETURN_NONE;
+  if (auto* p = value.TryGet<int64_t>()) return PyLong_FromLongLong(*p);
+  if (auto* p = value.TryGet<double>()) return PyFloat_FromDouble(*p);
+  if (auto* p = value.TryGet<bool>()) return PyBool_FromLong(*p);
+  if (auto* p = value.TryGet<int>()) return PyLong_FromLong(*p);
+  if (auto* p = value.TryGet<float>()) return PyFloat_FromDouble(*p);
+  if (auto* p = value.TryGet<std::string>()) {
+    return PyUnicode_DecodeUTF8(p->data(), static_cast<Py_ssize_t>(p->size()), "surrogateescape");
+  }
+  if (auto* p = value.TryGet<ValueList>()) {
+    PyObject* list = PyList_New(static_cast<Py_ssize_t>(p->size()));
+    if (list == nullptr) return nullptr;
+    for (size_t i = 0; i < p->size(); ++i) {
+      PyObject* item = ToPython((*p)[i]);
+      if (item == nullptr) {
+        Py_DECREF(list);
+        return nullptr;
+      }
+      PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), item);
+    }
+    return list;
+  }
+  PyErr_Format(PyExc_TypeError, "a native value of type %s has no Python form",
+               value.TypeName().c_str());
+  return nullptr;
+}
+
+Value FromPythonForNative(PyObject* object) {
+  if (PyBool_Check(object)) return Value::From(static_cast<bool>(object == Py_True));
+  if (PyLong_CheckExact(object)) {
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(object, &overflow);
+    if (overflow == 0 && !(v == -1 && PyErr_Occurred())) return Value::From(int64_t{v});
+    PyErr_Clear();
+    return WrapPy(object);
+  }
+  if (PyFloat_CheckExact(object)) return Value::From(PyFloat_AS_DOUBLE(object));
+  if (PyUnicode_CheckExact(object)) {
+    Py_ssize_t size = 0;
+    const char* data = PyUnicode_AsUTF8AndSize(object, &size);
+    if (data != nullptr) return Value::From(std::string(data, static_cast<size_t>(size)));
+    PyErr_Clear();
+    return WrapPy(object);
+  }
+  if (PyList_CheckExact(object) || PyTuple_CheckExact(object)) {
+    PyObject* seq = PySequence_Fast(object, "");
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    ValueList items;
+    items.reserve(static_cast<size_t>(n));
+    for (Py_ssize_t i = 0; i < n; ++i) {
+      items.push_back(FromPythonForNative(PySequence_Fast_GET_ITEM(seq, i)));
+    }
+    Py_DECREF(seq);
+    return Value::From(std::move(items));
+  }
+  return WrapPy(object);
+}
+
+Status StatusFromPythonError() {
+  PyObject *type = nullptr, *value = nullptr, *traceback = nullptr;
+  PyErr_Fetch(&type, &value, &traceback);
+  PyErr_NormalizeException(&type, &value, &traceback);
+  if (value == nullptr) {
+    Py_XDECREF(type);
+    Py_XDECREF(traceback);
+    return Status(StatusCode::kTaskError, "a Python task failed without an exception");
+  }
+  if (traceback != nullptr) PyException_SetTraceback(value, traceback);
+  std::string text = Py_TYPE(value)->tp_name;
+  if (PyObject* s = PyObject_Str(value)) {
+    if (const char* c = PyUnicode_AsUTF8(s)) {
+      text += ": ";
+      text += c;
+    }
+    Py_DECREF(s);
+  }
+  PyErr_Clear();
+  Py_XDECREF(type);
+  Py_XDECREF(traceback);
+  auto detail = std::make_shared<PythonExceptionDetail>(value);
+  detail->text_ = text;
+  return Status(StatusCode::kTaskError, text, std::move(detail));
+}
+
+bool AcquireGilForTask(bool keep_for_batch) {
+  if (PyGILState_Check()) return false;
+  if (t_thread_state == nullptr) {
+    // First Python task on this thread: create its thread state once and keep it, so Python's
+    // thread-locals survive between batches and later acquisitions are a plain restore.
+    PyGILState_Ensure();
+    t_thread_state = PyThreadState_Get();
+  } else {
+    PyEval_RestoreThread(t_thread_state);
+  }
+  if (keep_for_batch && internal::HoldThreadLease(&ReleaseGil)) return false;
+  return true;
+}
+
+void ReleaseGil() { PyEval_SaveThread(); }
+
+namespace {
+
+Result<Value> CoercePython(const Value& value, const std::type_info& target) {
+  // Native code runs next: take the GIL for the conversion only.
+  bool release = AcquireGilForTask(/*keep_for_batch=*/false);
+  PyObject* obj = PyObjectOf(value);
+  Result<Value> out = Status::TypeError(std::string("cannot convert a Python ") +
+                                        (obj ? Py_TYPE(obj)->tp_name : "value") +
+                                        " to the native type a function expects");
+  if (obj != nullptr) {
+    Value native = FromPythonForNative(obj);
+    if (!native.is_foreign()) out = native;
+    if (PyErr_Occurred()) PyErr_Clear();
+  }
+  if (release) ReleaseGil();
+  (void)target;
+  return out;
+}
+
+}  // namespace
+
+void InstallForeignCoercer() { internal::SetForeignCoercer(&CoercePython); }
+
+}  // namespace tegu::python

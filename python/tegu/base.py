@@ -1,0 +1,146 @@
+"""``tegu.compute``, ``tegu.persist`` and ``tegu.visualize``, behaving as Dask's."""
+from __future__ import annotations
+
+import os
+
+from tegu import _tegu, config
+from tegu.delayed import Delayed, delayed, unpack_collections
+
+__all__ = ["compute", "persist", "visualize", "get_scheduler", "is_dask_collection"]
+
+_SCHEDULER_ALIASES = {
+    "sync": "sync",
+    "synchronous": "sync",
+    "single-threaded": "sync",
+    "threads": "threads",
+    "threading": "threads",
+    "threaded": "threads",
+}
+_LATER = {"processes", "multiprocessing", "distributed", "dask.distributed"}
+
+# Diagnostics callbacks (ProgressBar) that are active for every compute call.
+_active_callbacks: set = set()
+
+
+def is_dask_collection(obj) -> bool:
+    return isinstance(obj, Delayed)
+
+
+def get_scheduler(scheduler=None) -> str:
+    """The local scheduler name for a compute call: the argument, else the configured one,
+    else 'threads' (Delayed's default in Dask)."""
+    if scheduler is None:
+        scheduler = config.get("scheduler", None)
+    if scheduler is None:
+        return "threads"
+    if not isinstance(scheduler, str):
+        raise ValueError(f"scheduler must be a name such as 'threads' or 'sync', got {scheduler!r}")
+    name = scheduler.lower()
+    if name in _SCHEDULER_ALIASES:
+        return _SCHEDULER_ALIASES[name]
+    if name in _LATER:
+        raise NotImplementedError(
+            f"the {scheduler!r} scheduler needs Tegu's distributed runtime, which is not built yet; "
+            "use 'threads' or 'sync'")
+    raise ValueError(f"Expected one of {sorted(_SCHEDULER_ALIASES)}, got scheduler={scheduler!r}")
+
+
+def _collect(args, traverse):
+    """Splits compute arguments into Delayed roots and pass-through values."""
+    roots, slots = [], []
+    for arg in args:
+        if isinstance(arg, Delayed):
+            slots.append(len(roots))
+            roots.append(arg)
+            continue
+        if traverse and type(arg) in (list, tuple, dict, set, frozenset):
+            task, deps = unpack_collections(arg)
+            if deps:
+                slots.append(len(roots))
+                roots.append(delayed(task))
+                continue
+        slots.append(None)
+    return roots, slots
+
+
+def _num_workers(num_workers):
+    if num_workers is None:
+        num_workers = config.get("num-workers", None) or config.get("num_workers", None)
+    if num_workers is None:
+        return 0
+    if not isinstance(num_workers, int) or num_workers < 1:
+        raise ValueError(f"num_workers must be a positive integer, got {num_workers!r}")
+    return num_workers
+
+
+def _run(roots, scheduler, num_workers, optimize_graph):
+    callbacks = list(_active_callbacks)
+    progress = _tegu.Progress() if callbacks else None
+    for cb in callbacks:
+        cb._start(progress)
+    try:
+        return _tegu.compute(roots, scheduler, num_workers,
+                             bool(optimize_graph) and config.get("optimization.fuse.active", True),
+                             progress)
+    finally:
+        for cb in callbacks:
+            cb._finish(progress)
+
+
+def compute(*args, traverse=True, optimize_graph=True, scheduler=None, get=None,
+            num_workers=None, **kwargs):
+    """Computes several Delayed values at once, sharing their common work.
+
+    Returns a tuple with one result per argument; arguments that hold no Delayed values are
+    returned unchanged. Lists, tuples, dicts and sets of Delayed values are computed into the
+    same container type when ``traverse`` is true.
+    """
+    if get is not None:
+        raise ValueError("the get= argument is not supported; use scheduler='threads' or 'sync'")
+    sched = get_scheduler(scheduler)
+    roots, slots = _collect(args, traverse)
+    if not roots:
+        return tuple(args)
+    values = _run(roots, sched, _num_workers(num_workers), optimize_graph)
+    return tuple(arg if slot is None else values[slot] for arg, slot in zip(args, slots))
+
+
+def persist(*args, traverse=True, optimize_graph=True, scheduler=None, num_workers=None, **kwargs):
+    """Computes Delayed values and returns new Delayed values holding the results in memory,
+    under the same keys."""
+    sched = get_scheduler(scheduler)
+    roots, slots = _collect(args, traverse)
+    if not roots:
+        return tuple(args)
+    values = _run(roots, sched, _num_workers(num_workers), optimize_graph)
+    out = []
+    for arg, slot in zip(args, slots):
+        if slot is None:
+            out.append(arg)
+        else:
+            out.append(Delayed(roots[slot]._key, None, (values[slot],), None, (),
+                               getattr(roots[slot], "_length", None)))
+    return tuple(out)
+
+
+def visualize(*args, filename="mydask", format=None, optimize_graph=False, traverse=True,
+              rankdir="BT", verbose=False, **kwargs):
+    """Renders the task graph of the arguments with Graphviz, as dask.visualize.
+
+    ``filename`` without an extension gets ``format`` (default png). ``filename=None`` returns
+    the DOT source instead of writing a file. Returns an IPython image when IPython is present.
+    """
+    roots, _ = _collect(args, traverse)
+    if filename is None:
+        return _tegu.visualize(roots, None, optimize_graph, rankdir, verbose)
+    filename = os.fspath(filename)
+    root, ext = os.path.splitext(filename)
+    if not ext:
+        filename = f"{filename}.{format or 'png'}"
+        ext = "." + (format or "png")
+    _tegu.visualize(roots, filename, optimize_graph, rankdir, verbose)
+    try:
+        from IPython.display import SVG, Image
+    except ImportError:
+        return None
+    return SVG(filename=filename) if ext.lower() == ".svg" else Image(filename=filename)
