@@ -8,9 +8,9 @@ For each (system, workload, scheduler) the graph construction ("build") and the
 compute call ("compute") are timed separately, on a fresh graph each repeat;
 the best of the repeats is kept. Every answer is checked against the known
 value, so Tegu and Dask must agree; a wrong answer raises AssertionError.
-A failure of a run (exception, construction over budget) is reported as an
-error instead. Progress goes to stderr; the table and then one JSON object
-(the last line) go to stdout.
+A run that fails (an exception, or still running after --budget seconds) is
+reported as an error instead. Progress goes to stderr; the table and then one
+JSON object (the last line) go to stdout.
 """
 import argparse
 import gc
@@ -18,13 +18,14 @@ import importlib
 import json
 import os
 import platform
+import signal
 import sys
 import time
 from collections import namedtuple
+from contextlib import contextmanager
 
 SCHEDULERS = ("sync", "threads")
 PHASES = ("build", "compute", "total")
-CHUNK = 4096  # construction budget is checked every CHUNK tasks
 
 System = namedtuple("System", "name delayed compute version")
 Workload = namedtuple("Workload", "build tasks expected")
@@ -38,53 +39,43 @@ def add(x, y):
     return x + y
 
 
-class BudgetExceeded(Exception):
-    pass
+class OverBudget(BaseException):
+    """Raised by SIGALRM in a run that outlives its budget (BaseException, so
+    that the engines' own `except Exception` blocks do not swallow it)."""
 
 
-class Deadline:
-    """Aborts graph construction that runs past a time budget."""
-
-    def __init__(self, seconds):
-        self.seconds = seconds
-        self.start = time.perf_counter()
-
-    def check(self, done, total):
-        elapsed = time.perf_counter() - self.start
-        if elapsed > self.seconds:
-            raise BudgetExceeded(
-                f"graph construction over the {self.seconds:g} s budget: "
-                f"{done}/{total} tasks built in {elapsed:.1f} s")
+@contextmanager
+def time_budget(seconds):
+    def on_alarm(signum, frame):
+        raise OverBudget()
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
-def build_independent(delayed, n, deadline):
+def build_independent(delayed, n):
     d_inc = delayed(inc)
-    tasks = []
-    for start in range(0, n, CHUNK):
-        tasks += [d_inc(i) for i in range(start, min(start + CHUNK, n))]
-        deadline.check(len(tasks), n)
-    return tasks
+    return [d_inc(i) for i in range(n)]
 
 
-def build_chain(delayed, n, deadline):
+def build_chain(delayed, n):
     d_inc = delayed(inc)
     x = 0
-    for start in range(0, n, CHUNK):
-        for _ in range(start, min(start + CHUNK, n)):
-            x = d_inc(x)
-        deadline.check(min(start + CHUNK, n), n)
+    for _ in range(n):
+        x = d_inc(x)
     return [x]
 
 
-def build_tree(delayed, n, deadline):
+def build_tree(delayed, n):
     d_add = delayed(add)
-    level = build_independent(delayed, n, deadline)
-    done = n
+    level = build_independent(delayed, n)
     while len(level) > 1:
         pairs = [d_add(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
         level = pairs + level[len(pairs) * 2:]
-        done += len(pairs)
-        deadline.check(done, 2 * n - 1)
     return level
 
 
@@ -109,6 +100,31 @@ def load_systems(dask_only):
     return systems
 
 
+def timed_run(system, workload, n, scheduler, budget):
+    """Build and compute once; returns (build_s, compute_s, result)."""
+    phase = "build"
+    try:
+        with time_budget(budget):
+            t0 = time.perf_counter()
+            objs = workload.build(system.delayed, n)
+            t1 = time.perf_counter()
+            phase = "compute"
+            result = system.compute(*objs, scheduler=scheduler)
+            t2 = time.perf_counter()
+    except OverBudget:
+        raise OverBudget(phase, budget) from None
+    return t1 - t0, t2 - t1, result
+
+
+def check_answer(got, expected, label):
+    if got != expected:
+        i = next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b),
+                 min(len(got), len(expected)))
+        raise AssertionError(
+            f"{label}: wrong answer: {len(got)} values (expected {len(expected)}), first "
+            f"difference at [{i}]: {got[i:i + 1]} (expected {expected[i:i + 1]})")
+
+
 def time_case(system, name, scheduler, n, args):
     """Best-of-repeats timings of one (system, workload, scheduler)."""
     workload = WORKLOADS[name]
@@ -117,19 +133,13 @@ def time_case(system, name, scheduler, n, args):
     runs = 0
     while runs < args.repeats:
         gc.collect()
-        t0 = time.perf_counter()
-        objs = workload.build(system.delayed, n, Deadline(args.budget))
-        t1 = time.perf_counter()
-        result = system.compute(*objs, scheduler=scheduler)
-        t2 = time.perf_counter()
-        assert tuple(result) == expected, (
-            f"{system.name} {name}/{scheduler}: wrong answer "
-            f"{str(tuple(result))[:200]} (expected {str(expected)[:200]})")
-        del objs, result
+        build_s, compute_s, result = timed_run(system, workload, n, scheduler, args.budget)
+        check_answer(tuple(result), expected, f"{system.name} {name}/{scheduler}")
+        del result
         runs += 1
-        for phase, secs in zip(PHASES, (t1 - t0, t2 - t1, t2 - t0)):
+        for phase, secs in zip(PHASES, (build_s, compute_s, build_s + compute_s)):
             best[phase] = min(best[phase], secs)
-        if t2 - t0 > args.slow:
+        if build_s + compute_s > args.slow:
             break  # one run this slow is enough
     entry = {"tasks": tasks, "repeats": runs}
     for phase in PHASES:
@@ -144,18 +154,18 @@ def run_python_tasks(systems, n, args):
         results[system.name] = {}
         for name in WORKLOADS:
             per_sched = results[system.name][name] = {}
-            for scheduler in SCHEDULERS:
+            for i, scheduler in enumerate(SCHEDULERS):
                 log(f"[{system.name}] {name} / {scheduler} ...")
                 try:
                     entry = time_case(system, name, scheduler, n, args)
                 except AssertionError:
                     raise
-                except BudgetExceeded as exc:
-                    # construction does not depend on the scheduler: skip the rest
-                    for s in SCHEDULERS[SCHEDULERS.index(scheduler):]:
-                        per_sched[s] = {"error": f"BudgetExceeded: {exc}"}
-                    log(f"    error: {exc}")
-                    break
+                except OverBudget as exc:
+                    phase, budget = exc.args
+                    entry = {"error": f"OverBudget: run over {budget:g} s, stopped during {phase} "
+                                      f"(total > {budget * 1e6 / WORKLOADS[name].tasks(n):.0f}"
+                                      " us/task)",
+                             "over_budget": phase, "budget_s": budget}
                 except Exception as exc:  # reported, not fatal
                     entry = {"error": f"{type(exc).__name__}: {str(exc)[:500]}"}
                 per_sched[scheduler] = entry
@@ -163,6 +173,11 @@ def run_python_tasks(systems, n, args):
                              f"build {entry['build_us_per_task']:.2f} us/task, compute "
                              f"{entry['compute_us_per_task']:.2f} us/task "
                              f"({entry['repeats']} run(s))"))
+                if entry.get("over_budget") == "build":
+                    # building does not depend on the scheduler: skip the others
+                    for other in SCHEDULERS[i + 1:]:
+                        per_sched[other] = dict(entry)
+                    break
     return results
 
 
@@ -216,7 +231,7 @@ def print_table(results, ratios, native, n):
                 for s in systems:
                     e = results[s][name][sched]
                     if "error" in e:
-                        row += f" {'ERROR':>15}"
+                        row += f" {'TIMEOUT' if 'over_budget' in e else 'ERROR':>15}"
                         errors.append(f"{s} {name}/{sched}: {e['error']}")
                     else:
                         row += f" {fmt(e[f'{phase}_us_per_task']):>15}"
@@ -241,7 +256,7 @@ def main():
     ap.add_argument("--slow", type=float, default=20.0,
                     help="stop repeating after a run slower than this many seconds")
     ap.add_argument("--budget", type=float, default=120.0,
-                    help="abort graph construction after this many seconds")
+                    help="abandon a run (build + compute) after this many seconds")
     args = ap.parse_args()
     n = args.n or (5_000 if args.quick else 100_000)
     native_n = 50_000 if args.quick else 1_000_000

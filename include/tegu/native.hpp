@@ -58,8 +58,9 @@ class NativeFunction final : public TaskFunction {
   Result<Value> Call(const TaskSpec& spec, const TaskInputs& inputs) const override {
     constexpr size_t kArity = std::tuple_size_v<Args>;
     if (spec.args().size() != kArity || !spec.kwargs().empty()) {
-      return Status::Invalid(name_ + "() takes " + std::to_string(kArity) + " arguments, got " +
-                             std::to_string(spec.args().size() + spec.kwargs().size()));
+      return Status::TypeError(name_ + "() takes " + std::to_string(kArity) +
+                               (kArity == 1 ? " argument" : " arguments") + ", got " +
+                               std::to_string(spec.args().size() + spec.kwargs().size()));
     }
     return CallWith(spec, inputs, std::make_index_sequence<kArity>{});
   }

@@ -28,7 +28,12 @@ class ValueHolderBase {
   virtual const void* address() const = 0;
   /// Whether this holds a value owned by a foreign runtime (Python).
   virtual bool is_foreign() const { return false; }
+  /// The type's name for error messages ("int", "str", "list", a C++ or Python type name).
+  virtual std::string TypeName() const;
 };
+
+/// A readable name for a native type: int, float, bool, str and list for the common ones.
+std::string FriendlyTypeName(const std::type_info& type);
 
 template <class T>
 class ValueHolder final : public ValueHolderBase {

@@ -6,14 +6,18 @@
 
 namespace tegu {
 namespace internal {
+// Numeric conversions a typed native function accepts: any number for a floating-point
+// parameter, integers and bools only for an integral one (1.5 is not silently truncated).
 template <class T>
 bool ArithmeticFrom(const Value& value, T* out) {
   if constexpr (std::is_arithmetic_v<T>) {
     if (auto* p = value.TryGet<int64_t>()) { *out = static_cast<T>(*p); return true; }
-    if (auto* p = value.TryGet<double>()) { *out = static_cast<T>(*p); return true; }
     if (auto* p = value.TryGet<int>()) { *out = static_cast<T>(*p); return true; }
     if (auto* p = value.TryGet<bool>()) { *out = static_cast<T>(*p); return true; }
-    if (auto* p = value.TryGet<float>()) { *out = static_cast<T>(*p); return true; }
+    if constexpr (std::is_floating_point_v<T>) {
+      if (auto* p = value.TryGet<double>()) { *out = static_cast<T>(*p); return true; }
+      if (auto* p = value.TryGet<float>()) { *out = static_cast<T>(*p); return true; }
+    }
   }
   return false;
 }

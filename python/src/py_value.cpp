@@ -154,16 +154,15 @@ Result<Value> CoercePython(const Value& value, const std::type_info& target) {
   // Native code runs next: take the GIL for the conversion only.
   bool release = AcquireGilForTask(/*keep_for_batch=*/false);
   PyObject* obj = PyObjectOf(value);
-  Result<Value> out = Status::TypeError(std::string("cannot convert a Python ") +
-                                        (obj ? Py_TYPE(obj)->tp_name : "value") +
-                                        " to the native type a function expects");
+  Result<Value> out = Status::TypeError(
+      "expected " + internal::FriendlyTypeName(target) + ", got " + value.TypeName() +
+      (obj != nullptr && PyLong_Check(obj) ? " too large for a 64-bit integer" : ""));
   if (obj != nullptr) {
     Value native = FromPythonForNative(obj);
     if (!native.is_foreign()) out = native;
     if (PyErr_Occurred()) PyErr_Clear();
   }
   if (release) ReleaseGil();
-  (void)target;
   return out;
 }
 

@@ -25,6 +25,8 @@ class PyValueHolder final : public internal::ValueHolderBase {
   const std::type_info& type() const override { return typeid(PyValueHolder); }
   const void* address() const override { return this; }
   bool is_foreign() const override { return true; }
+  // Reading tp_name needs no GIL: the type outlives the object we hold a reference to.
+  std::string TypeName() const override { return Py_TYPE(object_)->tp_name; }
   PyObject* object() const { return object_; }
 
  private:

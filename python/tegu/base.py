@@ -1,7 +1,9 @@
 """``tegu.compute``, ``tegu.persist`` and ``tegu.visualize``, behaving as Dask's."""
 from __future__ import annotations
 
+import dataclasses
 import os
+import threading
 
 from tegu import _tegu, config
 from tegu.delayed import Delayed, delayed, unpack_collections
@@ -20,6 +22,7 @@ _LATER = {"processes", "multiprocessing", "distributed", "dask.distributed"}
 
 # Diagnostics callbacks (ProgressBar) that are active for every compute call.
 _active_callbacks: set = set()
+_callbacks_lock = threading.Lock()
 
 
 def is_dask_collection(obj) -> bool:
@@ -45,6 +48,48 @@ def get_scheduler(scheduler=None) -> str:
     raise ValueError(f"Expected one of {sorted(_SCHEDULER_ALIASES)}, got scheduler={scheduler!r}")
 
 
+def _is_container(obj) -> bool:
+    """Whether compute/persist look for Delayed values inside ``obj``, as Dask does: builtin
+    containers, namedtuples and dataclass instances (not iterators, which pass through)."""
+    typ = type(obj)
+    return (typ in (list, tuple, dict, set, frozenset)
+            or (isinstance(obj, tuple) and hasattr(typ, "_fields"))
+            or (hasattr(typ, "__dataclass_fields__") and not isinstance(obj, type)))
+
+
+def _find_delayed(obj, found):
+    """Appends the Delayed values inside ``obj`` (through builtin containers, namedtuples and
+    dataclasses) to ``found``."""
+    if isinstance(obj, Delayed):
+        found.append(obj)
+    elif type(obj) is dict:
+        for v in obj.values():
+            _find_delayed(v, found)
+    elif _is_container(obj):
+        items = obj if not hasattr(type(obj), "__dataclass_fields__") else \
+            [getattr(obj, f.name) for f in dataclasses.fields(obj) if hasattr(obj, f.name)]
+        for item in items:
+            _find_delayed(item, found)
+
+
+def _repack(obj, persisted):
+    """``obj`` with each Delayed value replaced by ``persisted[id(value)]``."""
+    if isinstance(obj, Delayed):
+        return persisted[id(obj)]
+    typ = type(obj)
+    if typ is dict:
+        return {k: _repack(v, persisted) for k, v in obj.items()}
+    if typ in (list, tuple, set, frozenset):
+        return typ(_repack(item, persisted) for item in obj)
+    if isinstance(obj, tuple) and hasattr(typ, "_fields"):
+        return typ(*(_repack(item, persisted) for item in obj))
+    if hasattr(typ, "__dataclass_fields__") and not isinstance(obj, type):
+        return dataclasses.replace(obj, **{f.name: _repack(getattr(obj, f.name), persisted)
+                                           for f in dataclasses.fields(obj)
+                                           if f.init and hasattr(obj, f.name)})
+    return obj
+
+
 def _collect(args, traverse):
     """Splits compute arguments into Delayed roots and pass-through values."""
     roots, slots = [], []
@@ -53,7 +98,7 @@ def _collect(args, traverse):
             slots.append(len(roots))
             roots.append(arg)
             continue
-        if traverse and type(arg) in (list, tuple, dict, set, frozenset):
+        if traverse and _is_container(arg):
             task, deps = unpack_collections(arg)
             if deps:
                 slots.append(len(roots))
@@ -74,17 +119,26 @@ def _num_workers(num_workers):
 
 
 def _run(roots, scheduler, num_workers, optimize_graph):
-    callbacks = list(_active_callbacks)
+    # As Dask's local_callbacks: the active callbacks serve only the outermost computation, so
+    # computes nested inside tasks (or running meanwhile) do not drive the same progress bar.
+    with _callbacks_lock:
+        callbacks = list(_active_callbacks)
+        _active_callbacks.clear()
     progress = _tegu.Progress() if callbacks else None
-    for cb in callbacks:
-        cb._start(progress)
     try:
-        return _tegu.compute(roots, scheduler, num_workers,
-                             bool(optimize_graph) and config.get("optimization.fuse.active", True),
-                             progress)
-    finally:
         for cb in callbacks:
-            cb._finish(progress)
+            cb._start(progress)
+        try:
+            return _tegu.compute(roots, scheduler, num_workers,
+                                 bool(optimize_graph) and config.get("optimization.fuse.active", True),
+                                 progress)
+        finally:
+            for cb in callbacks:
+                cb._finish(progress)
+    finally:
+        if callbacks:
+            with _callbacks_lock:
+                _active_callbacks.update(callbacks)
 
 
 def compute(*args, traverse=True, optimize_graph=True, scheduler=None, get=None,
@@ -96,7 +150,8 @@ def compute(*args, traverse=True, optimize_graph=True, scheduler=None, get=None,
     same container type when ``traverse`` is true.
     """
     if get is not None:
-        raise ValueError("the get= argument is not supported; use scheduler='threads' or 'sync'")
+        raise TypeError("The get= keyword has been removed. Please use the scheduler= keyword "
+                        "instead with the name of the desired scheduler like 'threads' or 'sync'")
     sched = get_scheduler(scheduler)
     roots, slots = _collect(args, traverse)
     if not roots:
@@ -109,18 +164,26 @@ def persist(*args, traverse=True, optimize_graph=True, scheduler=None, num_worke
     """Computes Delayed values and returns new Delayed values holding the results in memory,
     under the same keys."""
     sched = get_scheduler(scheduler)
-    roots, slots = _collect(args, traverse)
-    if not roots:
+    # As Dask: the Delayed values inside containers are persisted one by one, and the
+    # containers come back holding the persisted values.
+    found: list = []
+    for arg in args:
+        if isinstance(arg, Delayed):
+            found.append(arg)
+        elif traverse:
+            _find_delayed(arg, found)
+    if not found:
         return tuple(args)
+    roots, index = [], {}
+    for d in found:
+        if id(d) not in index:
+            index[id(d)] = len(roots)
+            roots.append(d)
     values = _run(roots, sched, _num_workers(num_workers), optimize_graph)
-    out = []
-    for arg, slot in zip(args, slots):
-        if slot is None:
-            out.append(arg)
-        else:
-            out.append(Delayed(roots[slot]._key, None, (values[slot],), None, (),
-                               getattr(roots[slot], "_length", None)))
-    return tuple(out)
+    persisted = {id(d): Delayed(d._key, None, (value,), None, (), d._length)
+                 for d, value in zip(roots, values)}
+    return tuple(_repack(arg, persisted) if traverse or isinstance(arg, Delayed) else arg
+                 for arg in args)
 
 
 def visualize(*args, filename="mydask", format=None, optimize_graph=False, traverse=True,

@@ -6,6 +6,7 @@ merged per call, which is where Dask spends most of its construction time).
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import operator
 import os
@@ -47,13 +48,35 @@ def funcname(func) -> str:
 _ATOMIC = frozenset({int, float, str, bytes, bool, type(None), complex})
 
 
-def _to_set(items):
-    return set(items)
+def _reconstruct_namedtuple(typ, items):
+    return typ(*items)
+
+
+def _rebuilt(prefix, func, args, kwargs, inner):
+    """A task rebuilding a container that the engine cannot traverse itself (sets, slices,
+    namedtuples, dataclasses, dicts with Delayed keys), keyed by its contents."""
+    return Delayed(f"{prefix}-{tokenize(func, args, kwargs or {})}", func, args, kwargs, tuple(inner))
+
+
+def _scan_items(items, deps):
+    """Scans each item of a sequence; a new list when some item was replaced, else None."""
+    new = None
+    for i, item in enumerate(items):
+        if type(item) in _ATOMIC:
+            continue
+        out = _scan(item, deps)
+        if out is not item:
+            if new is None:
+                new = list(items)
+            new[i] = out
+    return new
 
 
 def _scan(obj, deps):
-    """Finds Delayed values inside ``obj`` (lists, tuples, dicts, sets), as Dask's
-    unpack_collections; sets holding Delayed values become a task building the set."""
+    """Finds Delayed values inside ``obj`` (lists, tuples, dicts, sets, slices, namedtuples,
+    dataclasses), as Dask's unpack_collections. Lists, tuples and dict values are traversed by
+    the engine; the other containers holding Delayed values become a task rebuilding them.
+    Returns ``obj``, or a copy in which such containers (and iterators, made lists) are replaced."""
     typ = type(obj)
     if typ in _ATOMIC:
         return obj
@@ -61,24 +84,68 @@ def _scan(obj, deps):
         deps.append(obj)
         return obj
     if typ is list or typ is tuple:
-        for item in obj:
-            _scan(item, deps)
-        return obj
+        new = _scan_items(obj, deps)
+        if new is None:
+            return obj
+        return new if typ is list else tuple(new)
     if typ is dict:
-        for item in obj.values():
-            _scan(item, deps)
-        return obj
+        key_deps: list = []
+        for k in obj:
+            if type(k) not in _ATOMIC:
+                _scan(k, key_deps)
+        if key_deps:  # Delayed keys: rebuild the dict from its (key, value) pairs
+            inner: list = []
+            pairs = _scan([[k, v] for k, v in obj.items()], inner)
+            d = _rebuilt("dict", dict, (pairs,), None, inner)
+            deps.append(d)
+            return d
+        new = None
+        for k, v in obj.items():
+            if type(v) in _ATOMIC:
+                continue
+            out = _scan(v, deps)
+            if out is not v:
+                if new is None:
+                    new = dict(obj)
+                new[k] = out
+        return obj if new is None else new
     if typ is set or typ is frozenset:
         inner = []
-        for item in obj:
-            _scan(item, inner)
+        items = [_scan(item, inner) for item in obj]
         if inner:
-            d = Delayed(f"set-{_fresh_token()}", _to_set, (list(obj),), None, tuple(inner))
+            d = _rebuilt(typ.__name__, typ, (items,), None, inner)
             deps.append(d)
             return d
         return obj
     if isinstance(obj, types.GeneratorType) or typ is map or typ is filter or typ is zip:
         return _scan(list(obj), deps)
+    if typ is slice:
+        inner = []
+        items = [_scan(item, inner) for item in (obj.start, obj.stop, obj.step)]
+        if inner:
+            d = _rebuilt("slice", slice, tuple(items), None, inner)
+            deps.append(d)
+            return d
+        return obj
+    if isinstance(obj, tuple) and hasattr(typ, "_fields"):  # a namedtuple
+        inner = []
+        items = _scan_items(obj, inner)
+        if inner:
+            d = _rebuilt(typ.__name__, _reconstruct_namedtuple,
+                         (typ, items if items is not None else list(obj)), None, inner)
+            deps.append(d)
+            return d
+        return obj
+    if hasattr(typ, "__dataclass_fields__") and not isinstance(obj, type):
+        inner = []
+        fields = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)
+                  if f.init and hasattr(obj, f.name)}
+        scanned = {k: _scan(v, inner) for k, v in fields.items()}
+        if inner:
+            d = _rebuilt(typ.__name__, typ, (), scanned, inner)
+            deps.append(d)
+            return d
+        return obj
     return obj
 
 

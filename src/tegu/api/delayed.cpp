@@ -27,7 +27,9 @@ DelayedNode::~DelayedNode() {
 Key UniqueKey(const std::string& name) {
   static std::atomic<uint64_t> counter{0};
   char buf[32];
-  std::snprintf(buf, sizeof(buf), "-%llx",
+  // Decimal, not hex: a hex counter such as "a" or "ff" is an alphabetic word, which
+  // Key::Prefix (as dask's key_split) would keep ("inc-ff" instead of "inc").
+  std::snprintf(buf, sizeof(buf), "-%llu",
                 static_cast<unsigned long long>(counter.fetch_add(1) + 1));
   return Key(name + buf);
 }

@@ -1,6 +1,6 @@
-#include <atomic>
-
 #include "tegu/value.hpp"
+
+#include <atomic>
 
 #include <cxxabi.h>
 
@@ -23,16 +23,29 @@ std::string Demangle(const char* name) {
 void SetForeignCoercer(ForeignCoercer coercer) { g_coercer.store(coercer); }
 ForeignCoercer GetForeignCoercer() { return g_coercer.load(); }
 
+std::string FriendlyTypeName(const std::type_info& type) {
+  if (type == typeid(int64_t) || type == typeid(int) || type == typeid(int32_t) ||
+      type == typeid(uint64_t) || type == typeid(long long)) {
+    return "int";
+  }
+  if (type == typeid(double) || type == typeid(float)) return "float";
+  if (type == typeid(bool)) return "bool";
+  if (type == typeid(std::string)) return "str";
+  if (type == typeid(ValueList)) return "list";
+  if (type == typeid(void)) return "None";
+  return Demangle(type.name());
+}
+
+std::string ValueHolderBase::TypeName() const { return FriendlyTypeName(type()); }
+
 Status TypeMismatch(const Value& value, const std::type_info& target) {
-  return Status::TypeError("expected a value of type " + Demangle(target.name()) + ", got " +
-                           value.TypeName());
+  return Status::TypeError("expected " + FriendlyTypeName(target) + ", got " + value.TypeName());
 }
 }  // namespace internal
 
 std::string Value::TypeName() const {
-  if (!holder_) return "no value";
-  if (holder_->is_foreign()) return "a foreign (Python) object";
-  return internal::Demangle(holder_->type().name());
+  if (!holder_) return "None";
+  return holder_->TypeName();
 }
 
 }  // namespace tegu

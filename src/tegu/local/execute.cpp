@@ -109,6 +109,10 @@ class Run final : public internal::PoolJob {
     if (pool.IsWorkerThread()) {
       // Nested compute from inside a task: help run this computation instead of blocking.
       pool.HelpUntil(this, done, done_mu_, done_cv_);
+      // HelpUntil can see finished_ while the finishing thread is still notifying done_cv_
+      // under done_mu_: wait until it has left, or destroying this Run would pull the mutex
+      // and the condition variable out from under it.
+      std::lock_guard<std::mutex> finisher_left(done_mu_);
     } else {
       std::unique_lock<std::mutex> lock(done_mu_);
       done_cv_.wait(lock, done);

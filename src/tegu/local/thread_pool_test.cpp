@@ -76,11 +76,12 @@ TEST(ThreadPoolTest, ItemsPushedFromOutsideThreadsRunExactlyOnce) {
   constexpr uint32_t kPerThread = 5000;
   constexpr uint32_t kThreads = 3;
   std::atomic<int> outside_worker_runs{0};
-  std::unique_ptr<ThreadPool> pool;
+  ThreadPool* pool = nullptr;
   CountingJob job(kPerThread * kThreads, [&](uint32_t) {
     if (!pool->IsWorkerThread()) outside_worker_runs.fetch_add(1);
   });
-  pool = std::make_unique<ThreadPool>(4);
+  ThreadPool four_workers(4);
+  pool = &four_workers;
   EXPECT_EQ(pool->num_threads(), 4);
   EXPECT_FALSE(pool->IsWorkerThread());
   std::vector<std::thread> pushers;
@@ -100,8 +101,6 @@ TEST(ThreadPoolTest, ItemsPushedFromOutsideThreadsRunExactlyOnce) {
   EXPECT_EQ(job.runs(), job.size());
   ExpectEachRanOnce(job);
   EXPECT_EQ(outside_worker_runs.load(), 0);
-  pool.reset();
-  EXPECT_EQ(job.runs(), job.size());  // nothing ran twice after the wait
 }
 
 TEST(ThreadPoolTest, ItemsPushedFromWorkersRunExactlyOnce) {
@@ -162,7 +161,7 @@ TEST(ThreadPoolTest, HelpUntilRunsItemsOfItsOwnJob) {
   // One worker: while its item waits in HelpUntil, only it can run anything, so the inner
   // job's items must run on it and the unrelated job's items must wait.
   constexpr uint32_t kInner = 200;
-  ThreadPool pool(1);
+  ThreadPool* pool = nullptr;
   CountingJob inner(kInner);
   CountingJob unrelated(50);
   std::thread::id helper_thread;
@@ -171,16 +170,19 @@ TEST(ThreadPoolTest, HelpUntilRunsItemsOfItsOwnJob) {
   CountingJob outer(1, [&](uint32_t) {
     helper_thread = std::this_thread::get_id();
     std::vector<WorkItem> inner_items = Items(&inner, 0, kInner);
-    pool.Push(inner_items);
+    pool->Push(inner_items);
     // Pushed last, so these sit nearest the worker's end of its deque.
     std::vector<WorkItem> unrelated_items = Items(&unrelated, 0, 50);
-    pool.Push(unrelated_items);
-    pool.HelpUntil(&inner, [&] { return inner.runs() == kInner; }, inner.mu(), inner.cv());
+    pool->Push(unrelated_items);
+    pool->HelpUntil(&inner, [&] { return inner.runs() == kInner; }, inner.mu(), inner.cv());
     unrelated_runs_when_done = unrelated.runs();
     inner_runs_when_done = inner.runs();
   });
+  // Declared after the jobs, so that its threads are joined before the jobs go away.
+  ThreadPool one_worker(1);
+  pool = &one_worker;
   std::vector<WorkItem> outer_items = Items(&outer, 0, 1);
-  pool.Push(outer_items);
+  pool->Push(outer_items);
   outer.WaitForRuns(1);
   EXPECT_EQ(inner_runs_when_done, kInner);
   EXPECT_EQ(unrelated_runs_when_done, 0u);
@@ -196,15 +198,21 @@ TEST(ThreadPoolTest, HelpUntilFinishesWhenOtherWorkersTakeItems) {
   // items other workers may steal. Every inner item runs exactly once and every wait ends.
   constexpr uint32_t kOuter = 8;
   constexpr uint32_t kInner = 300;
-  ThreadPool pool(2);
+  // HelpUntil returns as soon as `done` holds, possibly while the worker that ran the last item
+  // is still notifying the job's condition variable: the jobs must outlive the pool's threads,
+  // so they are declared first.
   std::vector<std::unique_ptr<CountingJob>> inner;
   for (uint32_t i = 0; i < kOuter; ++i) inner.push_back(std::make_unique<CountingJob>(kInner));
+  ThreadPool* pool_ptr = nullptr;
   CountingJob outer(kOuter, [&](uint32_t o) {
+    ThreadPool& pool = *pool_ptr;
     std::vector<WorkItem> items = Items(inner[o].get(), 0, kInner);
     pool.Push(items);
     CountingJob& job = *inner[o];
     pool.HelpUntil(&job, [&] { return job.runs() == kInner; }, job.mu(), job.cv());
   });
+  ThreadPool pool(2);
+  pool_ptr = &pool;
   std::vector<WorkItem> outer_items = Items(&outer, 0, kOuter);
   pool.Push(outer_items);
   outer.WaitForRuns(kOuter);
