@@ -6,7 +6,8 @@
 Creates the virtualenv on first use (or when --python names another base
 interpreter), installs the pinned Dask, and (re)installs Tegu from this
 checkout whenever its sources changed, then runs bench/NAME/bench.py with the
-venv's Python. The script's output is streamed unchanged; nothing is printed
+venv's Python (with --dask-only, passed on to the script, Tegu is not
+installed). The script's output is streamed unchanged; nothing is printed
 after it, so its last line (a JSON object) stays the last line.
 """
 import argparse
@@ -29,8 +30,9 @@ def log(msg):
 
 
 def run(cmd, **kwargs):
+    """A setup command; its output goes to stderr, stdout is the benchmark's."""
     log("$ " + " ".join(str(c) for c in cmd))
-    subprocess.run([str(c) for c in cmd], check=True, **kwargs)
+    subprocess.run([str(c) for c in cmd], check=True, stdout=sys.stderr, **kwargs)
 
 
 def venv_python():
@@ -113,7 +115,8 @@ def main():
         ap.error(f"no benchmark {script.relative_to(REPO)}; available: {', '.join(names)}")
     try:
         ensure_venv(args.python)
-        ensure_tegu()
+        if "--dask-only" not in extra:  # the script will not import Tegu
+            ensure_tegu()
     except subprocess.CalledProcessError as exc:
         log(f"setup failed (exit {exc.returncode}): {' '.join(map(str, exc.cmd))}")
         return exc.returncode or 1

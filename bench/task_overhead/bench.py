@@ -102,7 +102,7 @@ def load_systems(dask_only):
 
 def timed_run(system, workload, n, scheduler, budget):
     """Build and compute once; returns (build_s, compute_s, result)."""
-    phase = "build"
+    phase, t0, t1 = "build", None, None
     try:
         with time_budget(budget):
             t0 = time.perf_counter()
@@ -112,7 +112,7 @@ def timed_run(system, workload, n, scheduler, budget):
             result = system.compute(*objs, scheduler=scheduler)
             t2 = time.perf_counter()
     except OverBudget:
-        raise OverBudget(phase, budget) from None
+        raise OverBudget(phase, budget, None if t1 is None else t1 - t0) from None
     return t1 - t0, t2 - t1, result
 
 
@@ -161,18 +161,18 @@ def run_python_tasks(systems, n, args):
                 except AssertionError:
                     raise
                 except OverBudget as exc:
-                    phase, budget = exc.args
+                    phase, budget, build_s = exc.args
+                    tasks = WORKLOADS[name].tasks(n)
                     entry = {"error": f"OverBudget: run over {budget:g} s, stopped during {phase} "
-                                      f"(total > {budget * 1e6 / WORKLOADS[name].tasks(n):.0f}"
-                                      " us/task)",
+                                      f"(total > {budget * 1e6 / tasks:.0f} us/task)",
                              "over_budget": phase, "budget_s": budget}
+                    if build_s is not None:  # the build finished: keep its figure
+                        entry.update(build_s=build_s, build_us_per_task=build_s * 1e6 / tasks)
                 except Exception as exc:  # reported, not fatal
                     entry = {"error": f"{type(exc).__name__}: {str(exc)[:500]}"}
                 per_sched[scheduler] = entry
-                log("    " + (entry.get("error") or
-                             f"build {entry['build_us_per_task']:.2f} us/task, compute "
-                             f"{entry['compute_us_per_task']:.2f} us/task "
-                             f"({entry['repeats']} run(s))"))
+                log("    " + (entry.get("error") or "build {build_us_per_task:.2f}, compute {"
+                             "compute_us_per_task:.2f} us/task ({repeats} runs)".format(**entry)))
                 if entry.get("over_budget") == "build":
                     # building does not depend on the scheduler: skip the others
                     for other in SCHEDULERS[i + 1:]:
@@ -191,6 +191,13 @@ def compute_ratios(results):
                 ratios.setdefault(name, {})[scheduler] = {
                     p: dask[f"{p}_s"] / tegu[f"{p}_s"] if tegu[f"{p}_s"] > 0 else None
                     for p in PHASES}
+            elif "tasks" in tegu and "over_budget" in dask:  # Dask stopped: a bound
+                r = {"total_at_least": dask["budget_s"] / tegu["total_s"]}
+                if "build_s" in dask:
+                    r["build"] = dask["build_s"] / tegu["build_s"]
+                    # Dask's compute ran for at least the rest of the budget.
+                    r["compute_at_least"] = (dask["budget_s"] - dask["build_s"]) / tegu["compute_s"]
+                ratios.setdefault(name, {})[scheduler] = r
     return ratios
 
 
@@ -206,7 +213,10 @@ def run_native(n, repeats):
             runs = [fn(n, scheduler) for _ in range(repeats)]
             best = min(runs, key=lambda r: r["seconds"] / r["tasks"])
             native[scheduler] = {"tasks": best["tasks"], "seconds": best["seconds"],
-                                 "us_per_task": best["seconds"] * 1e6 / best["tasks"]}
+                                 "us_per_task": best["seconds"] * 1e6 / best["tasks"],
+                                 "build_us_per_task": best["build_seconds"] * 1e6 / best["tasks"],
+                                 "execute_us_per_task":
+                                     best["execute_seconds"] * 1e6 / best["tasks"]}
         except Exception as exc:
             native[scheduler] = {"error": f"{type(exc).__name__}: {str(exc)[:500]}"}
     return native
@@ -231,20 +241,26 @@ def print_table(results, ratios, native, n):
                 for s in systems:
                     e = results[s][name][sched]
                     if "error" in e:
-                        row += f" {'TIMEOUT' if 'over_budget' in e else 'ERROR':>15}"
                         errors.append(f"{s} {name}/{sched}: {e['error']}")
-                    else:
-                        row += f" {fmt(e[f'{phase}_us_per_task']):>15}"
+                    cell = e.get(f"{phase}_us_per_task")
+                    text = fmt(cell) if cell is not None else (
+                        "TIMEOUT" if "over_budget" in e else "ERROR")
+                    row += f" {text:>15}"
                 if len(systems) > 1:
-                    r = ratios.get(name, {}).get(sched, {}).get(phase)
-                    row += f" {fmt(r, 'x'):>10}"
+                    r = ratios.get(name, {}).get(sched, {})
+                    text = fmt(r.get(phase), "x")
+                    if phase in ("total", "compute") and f"{phase}_at_least" in r:
+                        text = f">{r[phase + '_at_least']:.0f}x"
+                    row += f" {text:>10}"
                 print(row)
     for err in dict.fromkeys(errors):
         print("error: " + err)
     for sched, e in (native or {}).items():
         print(f"native C++ tasks, {sched:<8}: " + (
             e["error"] if "error" in e else
-            f"{e['us_per_task']:.4f} us/task ({e['tasks']} tasks in {e['seconds']:.3f} s)"))
+            f"{e['us_per_task']:.4f} us/task ({e['tasks']} tasks in {e['seconds']:.3f} s; "
+            f"graph construction {e['build_us_per_task']:.4f}, "
+            f"optimise+order+execute {e['execute_us_per_task']:.4f} us/task)"))
 
 
 def main():
@@ -280,9 +296,8 @@ def main():
         "dask_version": versions.get("dask"), "tegu_version": versions.get("tegu"),
     }
     print(json.dumps(report), flush=True)
-    tegu_failed = any("error" in e for w in results.get("tegu", {}).values()
-                      for e in w.values()) or any("error" in e for e in (native or {}).values())
-    return 1 if tegu_failed else 0
+    tegu_entries = [e for w in results.get("tegu", {}).values() for e in w.values()]
+    return 1 if any("error" in e for e in tegu_entries + list((native or {}).values())) else 0
 
 
 if __name__ == "__main__":

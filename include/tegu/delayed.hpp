@@ -149,9 +149,10 @@ std::tuple<typename D::value_type...> compute_with(const ComputeOptions& options
 }
 
 /// compute(a) returns a's value; compute(a, b, ...) returns a tuple (structured bindings).
+/// The scheduler and its settings come from tegu::config (threads by default).
 template <class... D>
 auto compute(const D&... values) {
-  auto result = compute_with(ComputeOptions{}, values...);
+  auto result = compute_with(ComputeOptions::FromConfig().ValueOrThrow(), values...);
   if constexpr (sizeof...(D) == 1) {
     return std::get<0>(std::move(result));
   } else {

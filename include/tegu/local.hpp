@@ -39,6 +39,11 @@ struct ComputeOptions {
   /// Inline cheap tasks and fuse linear chains before running (culling always happens).
   bool optimize = true;
   std::shared_ptr<Progress> progress;
+
+  /// Options from tegu::config — `scheduler`, `num-workers`, `optimization.fuse.active` — the
+  /// same settings tegu.config.set() changes from Python. An unknown scheduler name is an
+  /// Invalid error naming it.
+  static Result<ComputeOptions> FromConfig();
 };
 
 /// Culls, optimises, orders and runs `graph`, returning the values of `outputs` in order.

@@ -323,7 +323,7 @@ nb::dict NativeTaskBenchmark(int64_t n, const std::string& scheduler, int num_wo
   CheckStatus(kind.status());
   auto inc = FindFunction("tegu.inc").ValueOrThrow();
   auto add = FindFunction("tegu.add").ValueOrThrow();
-  double seconds = 0;
+  double seconds = 0, build_seconds = 0;
   size_t tasks = 0;
   int64_t answer = 0;
   {
@@ -349,6 +349,7 @@ nb::dict NativeTaskBenchmark(int64_t n, const std::string& scheduler, int num_wo
       ++level;
     }
     tasks = graph.size();
+    build_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     ComputeOptions options;
     options.scheduler = kind.ValueUnsafe();
     options.num_workers = num_workers;
@@ -358,6 +359,8 @@ nb::dict NativeTaskBenchmark(int64_t n, const std::string& scheduler, int num_wo
   }
   nb::dict out;
   out["seconds"] = seconds;
+  out["build_seconds"] = build_seconds;
+  out["execute_seconds"] = seconds - build_seconds;
   out["tasks"] = tasks;
   out["result"] = answer;
   return out;

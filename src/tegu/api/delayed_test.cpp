@@ -3,6 +3,7 @@
 // propagation, very long chains, visualize, and the registry of named native functions.
 
 #include "tegu/delayed.hpp"
+#include "tegu/config.hpp"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -289,3 +290,38 @@ TEST(DelayedTest, UnknownFunctionIsKeyError) {
 
 }  // namespace
 }  // namespace tegu
+
+namespace {
+// Restores the scheduler setting even when an assertion fails.
+class ScopedSchedulerConfig {
+ public:
+  explicit ScopedSchedulerConfig(const std::string& json) {
+    EXPECT_TRUE(tegu::config::SetJson("scheduler", json).ok());
+  }
+  ~ScopedSchedulerConfig() { tegu::config::Delete("scheduler"); }
+};
+}  // namespace
+
+TEST(DelayedTest, ComputeFollowsTheConfiguredScheduler) {
+  auto thread_of = tegu::delayed([](int64_t) {
+    return static_cast<int64_t>(std::hash<std::thread::id>{}(std::this_thread::get_id()));
+  }, "thread_of");
+  const auto here = static_cast<int64_t>(std::hash<std::thread::id>{}(std::this_thread::get_id()));
+  {
+    ScopedSchedulerConfig sync("\"sync\"");
+    EXPECT_EQ(tegu::compute(thread_of(1)), here);
+  }
+  {
+    ScopedSchedulerConfig threads("\"threads\"");
+    EXPECT_NE(tegu::compute(thread_of(2)), here);
+  }
+  {
+    ScopedSchedulerConfig unknown("\"warp-drive\"");
+    try {
+      tegu::compute(thread_of(3));
+      FAIL() << "an unknown scheduler must be an error";
+    } catch (const tegu::StatusError& e) {
+      EXPECT_NE(std::string(e.what()).find("warp-drive"), std::string::npos);
+    }
+  }
+}

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "tegu/config.hpp"
 #include "tegu/local.hpp"
 #include "tegu/local/thread_lease.hpp"
 #include "tegu/local/thread_pool.hpp"
@@ -49,6 +50,17 @@ Result<SchedulerKind> ParseSchedulerName(const std::string& name) {
   }
   return Status::Invalid("unknown scheduler '" + name +
                          "': expected 'sync', 'synchronous', 'single-threaded' or 'threads'");
+}
+
+Result<ComputeOptions> ComputeOptions::FromConfig() {
+  ComputeOptions options;
+  std::string scheduler = config::GetString("scheduler", "threads");
+  TEGU_ASSIGN_OR_RAISE(options.scheduler, ParseSchedulerName(scheduler));
+  int64_t workers = config::GetInt("num-workers", 0);
+  if (workers < 0) return Status::Invalid("config num-workers must be positive, got " + std::to_string(workers));
+  options.num_workers = static_cast<int>(workers);
+  options.optimize = config::GetBool("optimization.fuse.active", true);
+  return options;
 }
 
 int DefaultThreadCount() { return internal::ThreadPool::Shared(0).num_threads(); }
