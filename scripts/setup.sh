@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(cmake ninja-build g++ ccache pkg-config libgtest-dev libbenchmark-dev
-              libyaml-cpp-dev nlohmann-json3-dev graphviz python3-venv python3-dev)
+              libyaml-cpp-dev nlohmann-json3-dev libmsgpack-cxx-dev libssl-dev graphviz
+              python3-venv python3-dev)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
