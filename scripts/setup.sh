@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(cmake ninja-build g++ ccache pkg-config libgtest-dev libbenchmark-dev
+APT_PACKAGES=(cmake ninja-build g++ clang ccache pkg-config libgtest-dev libbenchmark-dev
               libyaml-cpp-dev nlohmann-json3-dev libmsgpack-cxx-dev libssl-dev libasio-dev libspdlog-dev graphviz
               python3-venv python3-dev)
 missing=()

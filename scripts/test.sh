@@ -23,5 +23,13 @@ for san in address thread; do
     ctest --test-dir "build/$san" --output-on-failure -R "$SANITIZER_TESTS"
 done
 
+echo "==> fuzzing the frame, header and handshake decoders (libFuzzer, 30 s)"
+cmake -S . -B build/fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DTEGU_BUILD_FUZZERS=ON \
+  -DTEGU_BUILD_TESTS=OFF -DTEGU_BUILD_BENCHMARKS=OFF -DTEGU_BUILD_EXAMPLES=OFF >/dev/null
+cmake --build build/fuzz --target frame_fuzz
+rm -rf build/fuzz/corpus && mkdir -p build/fuzz/corpus && cp tests/fuzz/frame_corpus/* build/fuzz/corpus/
+build/fuzz/src/tegu/protocol/frame_fuzz -max_total_time=30 -rss_limit_mb=2048 -print_final_stats=1 \
+  build/fuzz/corpus 2>&1 | tail -n 3
+
 echo "==> Python tests"
 .venv/bin/python -m pytest -q python/tests
