@@ -4,6 +4,7 @@
 #include <atomic>
 #include <deque>
 #include <future>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -21,10 +22,28 @@ using protocol::Message;
 using protocol::MessageDecoder;
 using protocol::WireLimits;
 
+namespace {
+// What the loop closes when it stops: connections (whose handlers may hold references to the
+// connection itself) and listeners.
+class LoopResource {
+ public:
+  virtual ~LoopResource() = default;
+  virtual void CloseFromLoop() = 0;  // loop thread
+};
+}  // namespace
+
 struct IoLoop::Impl {
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> guard{io.get_executor()};
   std::thread thread;
+  std::mutex mu;
+  std::vector<std::weak_ptr<LoopResource>> resources;
+
+  void Register(std::weak_ptr<LoopResource> resource) {
+    std::lock_guard<std::mutex> lock(mu);
+    std::erase_if(resources, [](const auto& r) { return r.expired(); });
+    resources.push_back(std::move(resource));
+  }
 };
 
 IoLoop::IoLoop() : impl_(std::make_unique<Impl>()) {
@@ -32,8 +51,19 @@ IoLoop::IoLoop() : impl_(std::make_unique<Impl>()) {
 }
 
 IoLoop::~IoLoop() {
+  // Close everything on the loop so pending operations finish and handler cycles are broken,
+  // then let run() return once no work is left.
+  asio::post(impl_->io, [impl = impl_.get()] {
+    std::vector<std::weak_ptr<LoopResource>> resources;
+    {
+      std::lock_guard<std::mutex> lock(impl->mu);
+      resources.swap(impl->resources);
+    }
+    for (auto& weak : resources) {
+      if (auto r = weak.lock()) r->CloseFromLoop();
+    }
+  });
   impl_->guard.reset();
-  impl_->io.stop();
   impl_->thread.join();
 }
 
@@ -79,6 +109,7 @@ Result<ParsedAddress> ParseAddress(const std::string& address) {
 
 template <class Socket>
 class AsioConnection final : public Connection,
+                             public LoopResource,
                              public std::enable_shared_from_this<AsioConnection<Socket>> {
  public:
   using HandshakeStep = std::function<void(Message)>;
@@ -88,7 +119,9 @@ class AsioConnection final : public Connection,
         decoder_(WireLimits::Unauthenticated()), handshake_timer_(io) {}
 
   // Loop thread: begins reading, with `step` receiving messages until Established().
-  void Start(HandshakeStep step, std::function<void(const Status&)> on_handshake_failure) {
+  void Start(IoLoop::Impl& loop, HandshakeStep step,
+             std::function<void(const Status&)> on_handshake_failure) {
+    loop.Register(this->shared_from_this());
     handshake_step_ = std::move(step);
     on_handshake_failure_ = std::move(on_handshake_failure);
     handshake_timer_.expires_after(kHandshakeTimeout);
@@ -157,6 +190,8 @@ class AsioConnection final : public Connection,
     CloseNow(why);
   }
 
+  void CloseFromLoop() override { CloseNow(Status::Cancelled("the I/O loop stopped")); }
+
   // Loop thread.
   void CloseNow(const Status& why) {
     if (closed_) return;
@@ -172,6 +207,10 @@ class AsioConnection final : public Connection,
       on_handshake_failure_ = nullptr;
       fail(why);
     }
+    handshake_step_ = nullptr;
+    on_message_ = nullptr;
+    pending_.clear();
+    outbox_.clear();
     if (on_close_) {
       auto handler = std::move(on_close_);
       on_close_ = nullptr;
@@ -273,13 +312,19 @@ class AsioConnection final : public Connection,
 
 template <class Protocol>
 class AsioListener final : public Listener,
+                           public LoopResource,
                            public std::enable_shared_from_this<AsioListener<Protocol>> {
  public:
   using Socket = typename Protocol::socket;
-  AsioListener(asio::io_context& io, typename Protocol::acceptor acceptor, std::string address,
+  AsioListener(IoLoop::Impl& loop, typename Protocol::acceptor acceptor, std::string address,
                std::string secret, AcceptHandler on_accept)
-      : io_(io), acceptor_(std::move(acceptor)), address_(std::move(address)),
+      : loop_(loop), io_(loop.io), acceptor_(std::move(acceptor)), address_(std::move(address)),
         secret_(std::move(secret)), on_accept_(std::move(on_accept)) {}
+
+  void CloseFromLoop() override {
+    asio::error_code ignored;
+    acceptor_.close(ignored);
+  }
 
   void AcceptNext() {
     acceptor_.async_accept([self = this->shared_from_this()](const asio::error_code& ec,
@@ -316,6 +361,7 @@ class AsioListener final : public Listener,
     std::weak_ptr<AsioConnection<Socket>> weak = conn;
     auto self = this->shared_from_this();
     conn->Start(
+        loop_,
         [self, weak, server](Message m) {
           auto c = weak.lock();
           if (!c) return;
@@ -348,6 +394,7 @@ class AsioListener final : public Listener,
     }
   }
 
+  IoLoop::Impl& loop_;
   asio::io_context& io_;
   typename Protocol::acceptor acceptor_;
   std::string address_;
@@ -379,16 +426,18 @@ std::optional<std::string> RefusalReason(const Message& m) {
 }
 
 template <class Socket>
-Result<std::shared_ptr<Connection>> Authenticate(asio::io_context& io, Socket socket,
+Result<std::shared_ptr<Connection>> Authenticate(IoLoop::Impl& loop, Socket socket,
                                                  std::string peer, std::string secret,
                                                  std::string role,
                                                  std::chrono::milliseconds timeout) {
+  asio::io_context& io = loop.io;
   auto conn = std::make_shared<AsioConnection<Socket>>(io, std::move(socket), peer);
   auto client = std::make_shared<protocol::ClientHandshake>(std::move(secret), std::move(role));
   auto result = std::make_shared<std::promise<Status>>();
   std::weak_ptr<AsioConnection<Socket>> weak = conn;
-  asio::post(io, [conn, client, result, weak] {
+  asio::post(io, [&loop, conn, client, result, weak] {
     conn->Start(
+        loop,
         [client, result, weak, step = std::make_shared<int>(0)](Message m) {
           auto c = weak.lock();
           if (!c) return;
@@ -432,8 +481,9 @@ Result<std::unique_ptr<Listener>> Listener::Listen(IoLoop& loop, const std::stri
     if (!ec) acceptor.bind(P::endpoint(parsed.path), ec);
     if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) return Status::IOError("cannot listen on " + address + ": " + ec.message());
-    auto l = std::make_shared<AsioListener<P>>(io, std::move(acceptor), address, std::move(secret),
+    auto l = std::make_shared<AsioListener<P>>(loop.impl(), std::move(acceptor), address, std::move(secret),
                                                std::move(on_accept));
+    loop.impl().Register(l);
     asio::post(io, [l] { l->AcceptNext(); });
     inner = l;
   } else {
@@ -449,9 +499,10 @@ Result<std::unique_ptr<Listener>> Listener::Listen(IoLoop& loop, const std::stri
     if (ec) return Status::IOError("cannot listen on " + address + ": " + ec.message());
     uint16_t port = acceptor.local_endpoint().port();
     std::string host = ip.is_v6() ? "[" + ip.to_string() + "]" : ip.to_string();
-    auto l = std::make_shared<AsioListener<P>>(io, std::move(acceptor),
+    auto l = std::make_shared<AsioListener<P>>(loop.impl(), std::move(acceptor),
                                                "tcp://" + host + ":" + std::to_string(port),
                                                std::move(secret), std::move(on_accept));
+    loop.impl().Register(l);
     asio::post(io, [l] { l->AcceptNext(); });
     inner = l;
   }
@@ -468,7 +519,7 @@ Result<std::shared_ptr<Connection>> Connect(IoLoop& loop, const std::string& add
     asio::local::stream_protocol::socket socket(io);
     socket.connect(asio::local::stream_protocol::endpoint(parsed.path), ec);
     if (ec) return Status::IOError("cannot connect to " + address + ": " + ec.message());
-    return Authenticate(io, std::move(socket), address, std::move(secret), std::move(role),
+    return Authenticate(loop.impl(), std::move(socket), address, std::move(secret), std::move(role),
                         timeout);
   }
   asio::ip::tcp::resolver resolver(io);
@@ -478,7 +529,8 @@ Result<std::shared_ptr<Connection>> Connect(IoLoop& loop, const std::string& add
   asio::connect(socket, endpoints, ec);
   if (ec) return Status::IOError("cannot connect to " + address + ": " + ec.message());
   socket.set_option(asio::ip::tcp::no_delay(true), ec);
-  return Authenticate(io, std::move(socket), address, std::move(secret), std::move(role), timeout);
+  return Authenticate(loop.impl(), std::move(socket), address, std::move(secret), std::move(role),
+                      timeout);
 }
 
 }  // namespace tegu::net

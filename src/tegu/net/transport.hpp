@@ -5,6 +5,9 @@
 //
 // Addresses: "tcp://HOST:PORT" (port 0 picks a free one) or "unix:///path/to/socket".
 //
+// Lifetime: listeners and connections must not outlive their IoLoop; destroying the loop closes
+// every connection and listener still open.
+//
 // Thread-safety: an IoLoop runs all connection callbacks on its own thread. Connection::Send,
 // Connection::Close, Listener::Close and Connect may be called from any thread.
 #pragma once
