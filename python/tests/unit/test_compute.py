@@ -472,3 +472,26 @@ def test_visualize_without_dot_raises(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="dot"):
         tegu.visualize(_graph(), filename=str(tmp_path / "x.png"))
     assert not os.path.exists(tmp_path / "x.png")
+
+
+def test_threads_scheduler_works_in_a_forked_child():
+    # The child inherits the parent's pool objects but not their threads; compute must not hang.
+    import multiprocessing as mp
+    import sys
+
+    if sys.platform != "linux":
+        pytest.skip("fork is Linux-only here")
+
+    def inc(x):
+        return x + 1
+
+    assert tegu.compute(*[tegu.delayed(inc)(i) for i in range(10)], scheduler="threads")[9] == 10
+    ctx = mp.get_context("fork")
+    with ctx.Pool(1) as pool:
+        result = pool.apply_async(_child_compute, ())
+        assert result.get(timeout=60) == sum(i + 1 for i in range(100))
+
+
+def _child_compute():
+    return sum(tegu.compute(*[tegu.delayed(lambda x: x + 1)(i) for i in range(100)],
+                            scheduler="threads"))

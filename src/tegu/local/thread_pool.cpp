@@ -3,6 +3,8 @@
 #include <chrono>
 #include <map>
 
+#include <unistd.h>
+
 #include "tegu/local/thread_lease.hpp"
 
 namespace tegu::internal {
@@ -37,7 +39,14 @@ ThreadPool& ThreadPool::Shared(int num_threads) {
   // Leaked on purpose: pool threads may still be parked when static destructors run, and a
   // task's values may belong to an interpreter that is already gone.
   static auto* pools = new std::map<int, std::unique_ptr<ThreadPool>>();
+  static pid_t owner = ::getpid();
   std::lock_guard<std::mutex> lock(mu);
+  if (::getpid() != owner) {
+    // A forked child inherits the pools but not their threads: start afresh (as Dask's
+    // threaded scheduler does), leaking the parent's pool objects, whose threads do not exist.
+    pools = new std::map<int, std::unique_ptr<ThreadPool>>();
+    owner = ::getpid();
+  }
   auto& pool = (*pools)[num_threads];
   if (!pool) pool = std::make_unique<ThreadPool>(num_threads);
   return *pool;
