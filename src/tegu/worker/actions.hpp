@@ -57,10 +57,12 @@ struct DiscardData {
   bool operator==(const DiscardData&) const = default;
 };
 
-// Scheduler: `key` was computed here and is in memory.
+// Scheduler: `key` was computed here and is in memory. `run_id` is the one of the latest
+// ComputeTask for `key` (so are those of TaskErredMsg, RescheduleMsg and LongRunningMsg).
 struct TaskFinishedMsg {
   Key key;
   uint64_t nbytes = 0;
+  uint32_t run_id = 0;
   bool operator==(const TaskFinishedMsg&) const = default;
 };
 
@@ -68,6 +70,7 @@ struct TaskFinishedMsg {
 struct TaskErredMsg {
   Key key;
   uint64_t error = 0;
+  uint32_t run_id = 0;
   bool operator==(const TaskErredMsg&) const = default;
 };
 
@@ -93,16 +96,18 @@ struct MissingDataMsg {
 
 // Scheduler: the answer to StealRequest: the task's state when the request arrived (nullopt:
 // unknown here). The steal succeeded, and the task was released, iff that state is waiting,
-// ready or constrained.
+// ready or constrained. `request_id` is the StealRequest's.
 struct StealResponseMsg {
   Key key;
   std::optional<State> state;
+  uint64_t request_id = 0;
   bool operator==(const StealResponseMsg&) const = default;
 };
 
 // Scheduler: the task raised Reschedule; run it elsewhere.
 struct RescheduleMsg {
   Key key;
+  uint32_t run_id = 0;
   bool operator==(const RescheduleMsg&) const = default;
 };
 
@@ -110,6 +115,7 @@ struct RescheduleMsg {
 struct LongRunningMsg {
   Key key;
   Clock::duration compute_duration{};
+  uint32_t run_id = 0;
   bool operator==(const LongRunningMsg&) const = default;
 };
 

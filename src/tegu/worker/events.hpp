@@ -28,13 +28,17 @@ struct Dependency {
 };
 
 // Scheduler: compute `key` here. `run_spec` is a handle to the serialized task the service
-// holds. Dependencies not yet in memory here are fetched from their who_has peers.
+// holds. Dependencies not yet in memory here are fetched from their who_has peers. `run_id`
+// names this assignment (Dask's run_id): every later report about the key (TaskFinishedMsg,
+// TaskErredMsg, RescheduleMsg, LongRunningMsg) carries the run_id of the latest ComputeTask
+// for it, including one that arrives while the key already waits or runs here.
 struct ComputeTask {
   Key key;
   uint64_t run_spec = 0;
   Priority priority;
   std::vector<Dependency> dependencies;
   Resources resource_restrictions;
+  uint32_t run_id = 0;
 };
 
 // Scheduler: these keys are no longer needed here (compute results, replicas or pending work).
@@ -42,10 +46,11 @@ struct FreeKeys {
   std::vector<Key> keys;
 };
 
-// Scheduler: may `key` be taken from this worker? Answered with StealResponseMsg; a task that
-// has not started yet (waiting, ready, constrained) is released.
+// Scheduler: may `key` be taken from this worker? Answered with StealResponseMsg carrying the
+// same `request_id`; a task that has not started yet (waiting, ready, constrained) is released.
 struct StealRequest {
   Key key;
+  uint64_t request_id = 0;
 };
 
 // Executor: an Execute finished. The service has already put the value in its store.

@@ -82,6 +82,8 @@ struct Task {
   std::optional<State> previous;
   std::optional<State> next;
   std::optional<uint64_t> run_spec;
+  // Of the latest ComputeTask for this key; echoed in every report about its computation.
+  uint32_t run_id = 0;
   Priority priority;  // empty until known
   TaskSet dependencies;
   TaskSet dependents;
@@ -670,7 +672,7 @@ class WorkerState::Impl {
             ts->state = State::kCancelled;
             return true;
           case State::kRescheduled:
-            out->push_back(RescheduleMsg{ts->key});
+            out->push_back(RescheduleMsg{ts->key, ts->run_id});
             GenericReleased(ts, recs);
             return true;
           case State::kLongRunning:
@@ -732,7 +734,7 @@ class WorkerState::Impl {
           ts->state = State::kLongRunning;
           ts->previous.reset();
           // The scheduler forgot that it seceded; tell it again.
-          out->push_back(LongRunningMsg{ts->key, now_ - ts->start_time});
+          out->push_back(LongRunningMsg{ts->key, now_ - ts->start_time, ts->run_id});
         } else {
           // In flight, but now to be computed here: take the data if it arrives, else compute.
           ts->state = State::kResumed;
@@ -855,7 +857,7 @@ class WorkerState::Impl {
     ts->state = State::kLongRunning;
     executing_.erase(ts);
     long_running_.insert(ts);
-    out->push_back(LongRunningMsg{ts->key, duration});
+    out->push_back(LongRunningMsg{ts->key, duration, ts->run_id});
     EnsureComputing(recs, out);
   }
 
@@ -907,7 +909,7 @@ class WorkerState::Impl {
     }
     UnlinkDependencies(ts, recs);
     if (finished) {
-      out->push_back(TaskFinishedMsg{ts->key, nbytes});
+      out->push_back(TaskFinishedMsg{ts->key, nbytes, ts->run_id});
     } else {
       out->push_back(AddKeyMsg{ts->key, nbytes});
     }
@@ -918,7 +920,7 @@ class WorkerState::Impl {
     ts->done = false;
     ts->error = error;
     UnlinkDependencies(ts, recs);
-    out->push_back(TaskErredMsg{ts->key, error});
+    out->push_back(TaskErredMsg{ts->key, error, ts->run_id});
   }
 
   // A task in memory or erred needs its dependencies no more; dropping the links lets them be
@@ -1010,6 +1012,9 @@ class WorkerState::Impl {
 
   void On(const ComputeTask& ev, Recs* recs, Instructions* out) {
     Task* ts = EnsureTask(ev.key);
+    // As Dask: the latest request names the run, also for a task already waiting or running
+    // (its eventual report answers this request) or resumed.
+    ts->run_id = ev.run_id;
     switch (ts->state) {
       case State::kWaiting:
       case State::kReady:
@@ -1018,7 +1023,7 @@ class WorkerState::Impl {
       case State::kLongRunning:
         return;  // already on its way
       case State::kMemory:
-        out->push_back(TaskFinishedMsg{ts->key, ts->nbytes.value_or(0)});
+        out->push_back(TaskFinishedMsg{ts->key, ts->nbytes.value_or(0), ts->run_id});
         return;
       default: break;
     }
@@ -1057,7 +1062,7 @@ class WorkerState::Impl {
     Task* ts = Find(ev.key);
     std::optional<State> state;
     if (ts) state = ts->state;
-    out->push_back(StealResponseMsg{ev.key, state});
+    out->push_back(StealResponseMsg{ev.key, state, ev.request_id});
     if (state == State::kWaiting || state == State::kReady || state == State::kConstrained) {
       recs->Set(ts, {State::kReleased});
     }
@@ -1564,10 +1569,12 @@ std::string ToString(const Instruction& instruction) {
           [&](const RejoinGranted& i) { os << "RejoinGranted{" << i.key.ToString() << "}"; },
           [&](const DiscardData& i) { os << "DiscardData{" << i.key.ToString() << "}"; },
           [&](const TaskFinishedMsg& i) {
-            os << "TaskFinishedMsg{" << i.key.ToString() << ", nbytes=" << i.nbytes << "}";
+            os << "TaskFinishedMsg{" << i.key.ToString() << ", nbytes=" << i.nbytes
+               << ", run_id=" << i.run_id << "}";
           },
           [&](const TaskErredMsg& i) {
-            os << "TaskErredMsg{" << i.key.ToString() << ", error=" << i.error << "}";
+            os << "TaskErredMsg{" << i.key.ToString() << ", error=" << i.error
+               << ", run_id=" << i.run_id << "}";
           },
           [&](const ReleaseWorkerDataMsg& i) {
             os << "ReleaseWorkerDataMsg{" << i.key.ToString() << "}";
@@ -1581,13 +1588,16 @@ std::string ToString(const Instruction& instruction) {
           },
           [&](const StealResponseMsg& i) {
             os << "StealResponseMsg{" << i.key.ToString() << ", "
-               << (i.state ? StateName(*i.state) : "unknown") << "}";
+               << (i.state ? StateName(*i.state) : "unknown") << ", request_id=" << i.request_id
+               << "}";
           },
-          [&](const RescheduleMsg& i) { os << "RescheduleMsg{" << i.key.ToString() << "}"; },
+          [&](const RescheduleMsg& i) {
+            os << "RescheduleMsg{" << i.key.ToString() << ", run_id=" << i.run_id << "}";
+          },
           [&](const LongRunningMsg& i) {
             os << "LongRunningMsg{" << i.key.ToString() << ", "
                << std::chrono::duration_cast<std::chrono::nanoseconds>(i.compute_duration).count()
-               << "ns}";
+               << "ns, run_id=" << i.run_id << "}";
           },
           [&](const RequestRefreshWhoHasMsg& i) {
             os << "RequestRefreshWhoHasMsg{";

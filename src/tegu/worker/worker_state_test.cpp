@@ -46,6 +46,12 @@ ComputeTask Compute(const char* key, std::vector<Dependency> deps = {}, Priority
   return ev;
 }
 
+// `ev` with the scheduler's run id set.
+ComputeTask WithRun(ComputeTask ev, uint32_t run_id) {
+  ev.run_id = run_id;
+  return ev;
+}
+
 // Counts what the memory accounting hook hears.
 class FakeAccounting : public MemoryAccounting {
  public:
@@ -103,11 +109,11 @@ class WorkerStateTest : public ::testing::Test {
 // --- common flows ---------------------------------------------------------------------------
 
 TEST_F(WorkerStateTest, ComputeExecuteFinishRelease) {
-  EXPECT_EQ(H(Compute("x", {}, {0}, 11)), (Instructions{Execute{"x", 11}}));
+  EXPECT_EQ(H(WithRun(Compute("x", {}, {0}, 11), 5)), (Instructions{Execute{"x", 11}}));
   EXPECT_EQ(S("x"), State::kExecuting);
   EXPECT_EQ(ws_->executing_count(), 1u);
 
-  EXPECT_EQ(H(ExecuteSuccess{"x", 8}), (Instructions{TaskFinishedMsg{"x", 8}}));
+  EXPECT_EQ(H(ExecuteSuccess{"x", 8}), (Instructions{TaskFinishedMsg{"x", 8, 5}}));
   EXPECT_EQ(S("x"), State::kMemory);
   EXPECT_TRUE(ws_->InMemory("x"));
   EXPECT_EQ(ws_->memory_bytes(), 8u);
@@ -120,26 +126,57 @@ TEST_F(WorkerStateTest, ComputeExecuteFinishRelease) {
 }
 
 TEST_F(WorkerStateTest, ComputeTaskForAKeyInMemoryReportsItAgain) {
-  H(Compute("x"));
+  H(WithRun(Compute("x"), 1));
   H(ExecuteSuccess{"x", 8});
-  EXPECT_EQ(H(Compute("x")), (Instructions{TaskFinishedMsg{"x", 8}}));
+  // Answered with the new request's run id.
+  EXPECT_EQ(H(WithRun(Compute("x"), 2)), (Instructions{TaskFinishedMsg{"x", 8, 2}}));
   // A duplicate while it runs or waits changes nothing.
   H(Compute("y"));
   EXPECT_EQ(H(Compute("y")), Instructions{});
 }
 
 TEST_F(WorkerStateTest, FailureIsReportedAndTheKeyCanBeComputedAgain) {
-  H(Compute("x"));
-  EXPECT_EQ(H(ExecuteFailure{"x", 42}), (Instructions{TaskErredMsg{"x", 42}}));
+  H(WithRun(Compute("x"), 1));
+  EXPECT_EQ(H(ExecuteFailure{"x", 42}), (Instructions{TaskErredMsg{"x", 42, 1}}));
   EXPECT_EQ(S("x"), State::kError);
-  EXPECT_EQ(H(Compute("x", {}, {0}, 12)), (Instructions{Execute{"x", 12}}));
-  EXPECT_EQ(H(ExecuteSuccess{"x", 3}), (Instructions{TaskFinishedMsg{"x", 3}}));
+  EXPECT_EQ(H(WithRun(Compute("x", {}, {0}, 12), 2)), (Instructions{Execute{"x", 12}}));
+  EXPECT_EQ(H(ExecuteSuccess{"x", 3}), (Instructions{TaskFinishedMsg{"x", 3, 2}}));
 }
 
 TEST_F(WorkerStateTest, RescheduleReleasesTheTask) {
-  H(Compute("x"));
-  EXPECT_EQ(H(ExecuteReschedule{"x"}), (Instructions{RescheduleMsg{"x"}}));
+  H(WithRun(Compute("x"), 4));
+  EXPECT_EQ(H(ExecuteReschedule{"x"}), (Instructions{RescheduleMsg{"x", 4}}));
   EXPECT_EQ(S("x"), std::nullopt);
+}
+
+TEST_F(WorkerStateTest, ReportsEchoTheRunIdOfTheComputeTask) {
+  Reset(4);
+  EXPECT_EQ(H(WithRun(Compute("ok"), 10)), (Instructions{Execute{"ok", 7}}));
+  EXPECT_EQ(H(WithRun(Compute("bad"), 11)), (Instructions{Execute{"bad", 7}}));
+  EXPECT_EQ(H(WithRun(Compute("moved"), 12)), (Instructions{Execute{"moved", 7}}));
+  EXPECT_EQ(H(WithRun(Compute("long"), 13)), (Instructions{Execute{"long", 7}}));
+  now_ += 2ms;
+  EXPECT_EQ(H(Secede{"long"}), (Instructions{LongRunningMsg{"long", 3ms, 13}}));
+  EXPECT_EQ(H(ExecuteSuccess{"ok", 1}), (Instructions{TaskFinishedMsg{"ok", 1, 10}}));
+  EXPECT_EQ(H(ExecuteFailure{"bad", 5}), (Instructions{TaskErredMsg{"bad", 5, 11}}));
+  EXPECT_EQ(H(ExecuteReschedule{"moved"}), (Instructions{RescheduleMsg{"moved", 12}}));
+  EXPECT_EQ(H(ExecuteSuccess{"long", 2}), (Instructions{TaskFinishedMsg{"long", 2, 13}}));
+}
+
+TEST_F(WorkerStateTest, ComputeTaskAgainWhileExecutingReportsTheNewRunId) {
+  H(WithRun(Compute("x"), 1));
+  H(WithRun(Compute("q"), 2));  // waits for the slot
+  // Re-requested while it runs or waits: nothing new to do, but the report answers the latest
+  // request (as Dask's worker, which takes ts.run_id from every compute-task).
+  EXPECT_EQ(H(WithRun(Compute("x"), 3)), Instructions{});
+  EXPECT_EQ(H(WithRun(Compute("q"), 4)), Instructions{});
+  EXPECT_EQ(H(ExecuteSuccess{"x", 8}),
+            (Instructions{TaskFinishedMsg{"x", 8, 3}, Execute{"q", 7}}));
+  EXPECT_EQ(H(WithRun(Compute("q"), 5)), Instructions{});
+  now_ += 1ms;  // q started at 5 ms; it secedes at 8 ms
+  EXPECT_EQ(H(Secede{"q"}), (Instructions{LongRunningMsg{"q", 3ms, 5}}));
+  EXPECT_EQ(H(WithRun(Compute("q"), 6)), Instructions{});
+  EXPECT_EQ(H(ExecuteFailure{"q", 9}), (Instructions{TaskErredMsg{"q", 9, 6}}));
 }
 
 TEST_F(WorkerStateTest, AtMostNthreadsExecuteAndReadyTasksRunInPriorityOrder) {
@@ -305,19 +342,19 @@ TEST_F(WorkerStateTest, ResourceRestrictionsWaitForResources) {
 }
 
 TEST_F(WorkerStateTest, SecedeFreesTheSlotAndRejoinWaitsForOne) {
-  H(Compute("x"));
-  H(Compute("y"));
+  H(WithRun(Compute("x"), 1));
+  H(WithRun(Compute("y"), 2));
   now_ += 4ms;  // x started at 1 ms; it secedes at 7 ms
-  EXPECT_EQ(H(Secede{"x"}), (Instructions{LongRunningMsg{"x", 6ms}, Execute{"y", 7}}));
+  EXPECT_EQ(H(Secede{"x"}), (Instructions{LongRunningMsg{"x", 6ms, 1}, Execute{"y", 7}}));
   EXPECT_EQ(S("x"), State::kLongRunning);
   EXPECT_EQ(ws_->executing_count(), 1u);
   EXPECT_EQ(ws_->long_running_count(), 1u);
 
   EXPECT_EQ(H(Rejoin{"x"}), Instructions{});  // y holds the only slot
   EXPECT_EQ(H(ExecuteSuccess{"y", 1}),
-            (Instructions{RejoinGranted{"x"}, TaskFinishedMsg{"y", 1}}));
+            (Instructions{RejoinGranted{"x"}, TaskFinishedMsg{"y", 1, 2}}));
   EXPECT_EQ(S("x"), State::kExecuting);
-  EXPECT_EQ(H(ExecuteSuccess{"x", 2}), (Instructions{TaskFinishedMsg{"x", 2}}));
+  EXPECT_EQ(H(ExecuteSuccess{"x", 2}), (Instructions{TaskFinishedMsg{"x", 2, 1}}));
 }
 
 TEST_F(WorkerStateTest, SecededTaskEndingWhileWaitingToRejoinLeavesTheQueue) {
@@ -392,23 +429,23 @@ TEST_F(WorkerStateTest, FreedWhileExecutingThenFailingReportsNothing) {
 }
 
 TEST_F(WorkerStateTest, ComputedAgainWhileCancelledResumesExecution) {
-  H(Compute("x"));
+  H(WithRun(Compute("x"), 1));
   H(FreeKeys{{"x"}});
   EXPECT_EQ(S("x"), State::kCancelled);
   // The same execution is still running: no second Execute; it is wanted again as it was, so
-  // the cancellation is forgotten (Dask's cancelled -> executing).
-  EXPECT_EQ(H(Compute("x")), Instructions{});
+  // the cancellation is forgotten (Dask's cancelled -> executing). It answers the new request.
+  EXPECT_EQ(H(WithRun(Compute("x"), 2)), Instructions{});
   EXPECT_EQ(S("x"), State::kExecuting);
-  EXPECT_EQ(H(ExecuteSuccess{"x", 8}), (Instructions{TaskFinishedMsg{"x", 8}}));
+  EXPECT_EQ(H(ExecuteSuccess{"x", 8}), (Instructions{TaskFinishedMsg{"x", 8, 2}}));
 }
 
 TEST_F(WorkerStateTest, SecededThenCancelledThenComputedAgainTellsTheSchedulerAgain) {
-  H(Compute("x"));
+  H(WithRun(Compute("x"), 1));
   now_ += 9ms;
   H(Secede{"x"});
   H(FreeKeys{{"x"}});
   EXPECT_EQ(S("x"), State::kCancelled);
-  EXPECT_EQ(H(Compute("x")), (Instructions{LongRunningMsg{"x", 12ms}}));
+  EXPECT_EQ(H(WithRun(Compute("x"), 2)), (Instructions{LongRunningMsg{"x", 12ms, 2}}));
   EXPECT_EQ(S("x"), State::kLongRunning);
 }
 
@@ -455,19 +492,19 @@ TEST_F(WorkerStateTest, KeyInFlightAskedToBeComputedIsResumed) {
   H(Compute("t", {Dep("d", {kA}, 10)}));
   H(FreeKeys{{"t"}});
   // The scheduler now wants d computed here (its holder looked gone).
-  EXPECT_EQ(H(Compute("d")), Instructions{});
+  EXPECT_EQ(H(WithRun(Compute("d"), 3)), Instructions{});
   EXPECT_EQ(S("d"), State::kResumed);
   // The transfer arrives after all: d is done, as the scheduler asked.
-  EXPECT_EQ(H(GatherDepSuccess{kA, {{"d", 10}}}), (Instructions{TaskFinishedMsg{"d", 10}}));
+  EXPECT_EQ(H(GatherDepSuccess{kA, {{"d", 10}}}), (Instructions{TaskFinishedMsg{"d", 10, 3}}));
 }
 
 TEST_F(WorkerStateTest, KeyInFlightAskedToBeComputedIsComputedIfTheTransferFails) {
   H(Compute("t", {Dep("d", {kA}, 10)}));
   H(FreeKeys{{"t"}});
-  H(Compute("d"));
+  H(WithRun(Compute("d"), 3));
   EXPECT_EQ(H(GatherDepSuccess{kA, {}}),
             (Instructions{MissingDataMsg{"d", kA}, Execute{"d", 7}}));
-  EXPECT_EQ(H(ExecuteSuccess{"d", 10}), (Instructions{TaskFinishedMsg{"d", 10}}));
+  EXPECT_EQ(H(ExecuteSuccess{"d", 10}), (Instructions{TaskFinishedMsg{"d", 10, 3}}));
 }
 
 TEST_F(WorkerStateTest, ResumedTransferOutlivesItsLastDependent) {
@@ -565,27 +602,44 @@ TEST_F(WorkerStateTest, BusyPeerWithAnotherHolderGoesToTheOther) {
 TEST_F(WorkerStateTest, StealOfATaskNotStartedReleasesIt) {
   H(Compute("running"));
   H(Compute("queued"));
-  EXPECT_EQ(H(StealRequest{"queued"}),
-            (Instructions{StealResponseMsg{"queued", State::kReady}}));
+  EXPECT_EQ(H(StealRequest{"queued", 11}),
+            (Instructions{StealResponseMsg{"queued", State::kReady, 11}}));
   EXPECT_EQ(S("queued"), std::nullopt);
-  EXPECT_EQ(H(StealRequest{"nowhere"}), (Instructions{StealResponseMsg{"nowhere", std::nullopt}}));
+  EXPECT_EQ(H(StealRequest{"nowhere", 12}),
+            (Instructions{StealResponseMsg{"nowhere", std::nullopt, 12}}));
 }
 
 TEST_F(WorkerStateTest, StealOfAWaitingTaskCancelsItsTransfers) {
   H(Compute("t", {Dep("d", {kA}, 5)}));
-  EXPECT_EQ(H(StealRequest{"t"}), (Instructions{StealResponseMsg{"t", State::kWaiting}}));
+  EXPECT_EQ(H(StealRequest{"t", 3}), (Instructions{StealResponseMsg{"t", State::kWaiting, 3}}));
   EXPECT_EQ(S("t"), std::nullopt);
   EXPECT_EQ(S("d"), State::kCancelled);
   EXPECT_EQ(H(GatherDepSuccess{kA, {{"d", 5}}}), (Instructions{DiscardData{"d"}}));
 }
 
 TEST_F(WorkerStateTest, StealOfARunningTaskIsRefused) {
-  H(Compute("x"));
-  EXPECT_EQ(H(StealRequest{"x"}), (Instructions{StealResponseMsg{"x", State::kExecuting}}));
+  H(WithRun(Compute("x"), 1));
+  EXPECT_EQ(H(StealRequest{"x", 1}),
+            (Instructions{StealResponseMsg{"x", State::kExecuting, 1}}));
   EXPECT_EQ(S("x"), State::kExecuting);
-  EXPECT_EQ(H(ExecuteSuccess{"x", 1}), (Instructions{TaskFinishedMsg{"x", 1}}));
-  EXPECT_EQ(H(StealRequest{"x"}), (Instructions{StealResponseMsg{"x", State::kMemory}}));
+  EXPECT_EQ(H(ExecuteSuccess{"x", 1}), (Instructions{TaskFinishedMsg{"x", 1, 1}}));
+  EXPECT_EQ(H(StealRequest{"x", 2}), (Instructions{StealResponseMsg{"x", State::kMemory, 2}}));
   EXPECT_EQ(S("x"), State::kMemory);
+}
+
+TEST_F(WorkerStateTest, StealResponseEchoesTheRequestId) {
+  H(Compute("running"));
+  H(Compute("queued"));
+  // The scheduler may ask about a key again before the first answer arrives: each answer
+  // carries its own request's id, so a stale answer is recognised.
+  EXPECT_EQ(H(StealRequest{"running", 7}),
+            (Instructions{StealResponseMsg{"running", State::kExecuting, 7}}));
+  EXPECT_EQ(H(StealRequest{"running", 8}),
+            (Instructions{StealResponseMsg{"running", State::kExecuting, 8}}));
+  EXPECT_EQ(H(StealRequest{"queued", 9}),
+            (Instructions{StealResponseMsg{"queued", State::kReady, 9}}));
+  EXPECT_EQ(H(StealRequest{"queued", 10}),
+            (Instructions{StealResponseMsg{"queued", std::nullopt, 10}}));
 }
 
 TEST_F(WorkerStateTest, ReleasedDependencyOfARunningTaskStaysUntilItEnds) {
@@ -758,6 +812,7 @@ class Simulation {
     }
     submitted_.push_back(key);
     live_[key] = info;
+    ev.run_id = run_ids_[key] = next_run_id_++;
     Send(ev);
   }
 
@@ -778,6 +833,7 @@ class Simulation {
     ev.priority = {static_cast<int64_t>(Rand(4))};
     live_[key] = {};
     reported_.erase(key);
+    ev.run_id = run_ids_[key] = next_run_id_++;
     Send(ev);
   }
 
@@ -871,7 +927,8 @@ class Simulation {
     if (candidates.empty()) return;
     std::string key = Pick(candidates);
     steal_state_.reset();
-    Send(StealRequest{key});
+    steal_request_id_ = next_request_id_++;
+    Send(StealRequest{key, steal_request_id_});
     if (steal_state_ == State::kWaiting || steal_state_ == State::kReady ||
         steal_state_ == State::kConstrained) {
       Forget(key);
@@ -1001,13 +1058,18 @@ class Simulation {
     } else if (auto* i = std::get_if<TaskFinishedMsg>(&instruction)) {
       const std::string k = i->key.ToString();
       ASSERT_TRUE(live_.count(k)) << "reports a key the scheduler freed: " << k;
+      ASSERT_EQ(i->run_id, run_ids_[k]) << "not the latest run of " << k;
       reported_.insert(k);
     } else if (auto* i = std::get_if<TaskErredMsg>(&instruction)) {
       const std::string k = i->key.ToString();
       ASSERT_TRUE(live_.count(k)) << "reports a key the scheduler freed: " << k;
+      ASSERT_EQ(i->run_id, run_ids_[k]) << "not the latest run of " << k;
       reported_.insert(k);
     } else if (auto* i = std::get_if<RescheduleMsg>(&instruction)) {
+      ASSERT_EQ(i->run_id, run_ids_[i->key.ToString()]) << "not the latest run";
       Forget(i->key.ToString());
+    } else if (auto* i = std::get_if<LongRunningMsg>(&instruction)) {
+      ASSERT_EQ(i->run_id, run_ids_[i->key.ToString()]) << "not the latest run";
     } else if (auto* i = std::get_if<RequestRefreshWhoHasMsg>(&instruction)) {
       for (const Key& key : i->keys) refresh_.insert(key.ToString());
     } else if (auto* i = std::get_if<RetryBusyWorkerLater>(&instruction)) {
@@ -1016,6 +1078,7 @@ class Simulation {
       seceded_.erase(i->key.ToString());
       rejoin_wait_.erase(i->key.ToString());
     } else if (auto* i = std::get_if<StealResponseMsg>(&instruction)) {
+      ASSERT_EQ(i->request_id, steal_request_id_);
       steal_state_ = i->state;
     } else if (auto* i = std::get_if<MissingDataMsg>(&instruction)) {
       ASSERT_NE(i->errant_worker, kSelf);
@@ -1071,6 +1134,10 @@ class Simulation {
   std::set<std::string> busy_;
   std::set<std::string> refresh_;
   std::optional<State> steal_state_;
+  std::map<std::string, uint32_t> run_ids_;  // of the latest ComputeTask sent per key
+  uint32_t next_run_id_ = 1;
+  uint64_t steal_request_id_ = 0;
+  uint64_t next_request_id_ = 1;
 };
 
 // 60 seeds by default; TEGU_WORKER_SIM_SEEDS=3000 for a soak run (every seed is deterministic:
