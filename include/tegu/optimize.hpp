@@ -33,6 +33,11 @@ size_t InlineCheap(Graph* graph, std::span<const KeyId> keep);
 /// caller can skip inlining and its index rebuilds entirely.
 std::vector<KeyId> CheapTasks(const Graph& graph);
 
+/// Culls to `outputs`, then (when `optimize`) inlines cheap tasks and fuses linear chains, as
+/// Compute does before running. Returns the dependency index of the resulting graph, built as
+/// few times as the changes require.
+Result<DependencyIndex> Optimize(Graph* graph, std::span<const KeyId> outputs, bool optimize);
+
 /// A memory-friendly execution order over the tasks needed for `outputs` (all tasks when
 /// empty), as dask.order: depth first from the outputs, finishing a branch before the next and
 /// taking cheaper-to-finish dependencies first, so few intermediate results are alive at once.

@@ -298,11 +298,7 @@ nb::object Visualize(nb::list roots, nb::object filename, bool optimize, const s
                      bool verbose) {
   Graph graph;
   std::vector<KeyId> outputs = BuildFromRoots(roots, &graph);
-  if (optimize) {
-    CheckStatus(Cull(&graph, outputs));
-    InlineCheap(&graph, outputs);
-    FuseLinearChains(&graph, outputs);
-  }
+  if (optimize) CheckStatus(Optimize(&graph, outputs, /*optimize=*/true).status());
   DotOptions options;
   options.rankdir = rankdir;
   options.verbose = verbose;

@@ -24,19 +24,19 @@ void PrependSteps(const Task& inlined, KeyId inlined_key, Task* target) {
 
 size_t Inline(Graph* graph, std::span<const KeyId> keys, std::span<const KeyId> keep) {
   if (keys.empty()) return 0;
-  Result<std::vector<KeyId>> order = Order(*graph, {});
-  if (!order.ok()) return 0;  // an invalid graph is reported by Cull/Order, not here
   Result<DependencyIndex> maybe_index = BuildDependencyIndex(*graph, {});
-  if (!maybe_index.ok()) return 0;
+  if (!maybe_index.ok()) return 0;  // an invalid graph is reported by Cull/Order, not here
   const DependencyIndex& index = maybe_index.ValueUnsafe();
+  Result<std::vector<uint32_t>> order = OrderIndex(*graph, index, {});
+  if (!order.ok()) return 0;
   std::unordered_set<KeyId> to_inline(keys.begin(), keys.end());
   std::unordered_set<KeyId> kept(keep.begin(), keep.end());
 
   // Dependencies first, so an inlined task carries the tasks inlined into it.
   size_t removed = 0;
-  for (KeyId id : order.ValueUnsafe()) {
+  for (uint32_t pos : order.ValueUnsafe()) {
+    KeyId id = index.nodes[pos];
     if (!to_inline.count(id) || !graph->has_task(id)) continue;
-    uint32_t pos = index.position[id];
     auto dependents = index.DependentsOf(pos);
     if (dependents.empty()) continue;
     const Task inlined = graph->task(id);

@@ -328,26 +328,8 @@ Result<std::vector<Value>> Execute(const Graph& graph, std::span<const KeyId> ou
 
 Result<std::vector<Value>> ComputeInPlace(Graph* graph, std::span<const KeyId> outputs,
                                           const ComputeOptions& options) {
-  // One dependency index serves culling, fusion, ordering and execution; it is rebuilt only
-  // when an optimisation changed the graph.
-  TEGU_ASSIGN_OR_RAISE(DependencyIndex index, BuildDependencyIndex(*graph, outputs));
-  if (index.size() != graph->size()) {
-    for (KeyId id : graph->TaskIds()) {
-      if (index.position[id] == UINT32_MAX) graph->RemoveTask(id);
-    }
-  }
-  if (options.optimize) {
-    bool changed = false;
-    std::vector<KeyId> cheap = CheapTasks(*graph);
-    if (!cheap.empty() && Inline(graph, cheap, outputs) > 0) {
-      changed = true;
-      TEGU_ASSIGN_OR_RAISE(index, BuildDependencyIndex(*graph, outputs));
-    }
-    if (FuseLinearChains(graph, index, outputs) > 0) changed = true;
-    if (changed) {
-      TEGU_ASSIGN_OR_RAISE(index, BuildDependencyIndex(*graph, outputs));
-    }
-  }
+  // One dependency index serves culling, fusion, ordering and execution.
+  TEGU_ASSIGN_OR_RAISE(DependencyIndex index, Optimize(graph, outputs, options.optimize));
   TEGU_ASSIGN_OR_RAISE(std::vector<uint32_t> order, OrderIndex(*graph, index, outputs));
   return ExecuteIndexed(*graph, std::move(index), order, outputs, options);
 }
