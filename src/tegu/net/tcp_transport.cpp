@@ -67,6 +67,45 @@ IoLoop::~IoLoop() {
   impl_->thread.join();
 }
 
+void IoLoop::Post(std::function<void()> fn) { asio::post(impl_->io, std::move(fn)); }
+
+bool IoLoop::InLoopThread() const { return std::this_thread::get_id() == impl_->thread.get_id(); }
+
+namespace {
+// A repeating timer. The loop holds it through its pending wait; the caller's handle sets
+// `cancelled`, and the next expiry drops it.
+struct RepeatingTimer : LoopResource, std::enable_shared_from_this<RepeatingTimer> {
+  void CloseFromLoop() override {
+    cancelled.store(true);
+    timer.cancel();
+  }
+  RepeatingTimer(asio::io_context& io, std::chrono::milliseconds period, std::function<void()> fn)
+      : timer(io), period(period), fn(std::move(fn)) {}
+  void Arm() {
+    timer.expires_after(period);
+    timer.async_wait([self = shared_from_this()](const asio::error_code& ec) {
+      if (ec || self->cancelled.load()) return;
+      self->fn();
+      if (!self->cancelled.load()) self->Arm();
+    });
+  }
+  asio::steady_timer timer;
+  std::chrono::milliseconds period;
+  std::function<void()> fn;
+  std::atomic<bool> cancelled{false};
+};
+}  // namespace
+
+std::shared_ptr<void> IoLoop::Every(std::chrono::milliseconds period, std::function<void()> fn) {
+  auto timer = std::make_shared<RepeatingTimer>(impl_->io, period, std::move(fn));
+  impl_->Register(timer);  // a loop being destroyed stops it
+  asio::post(impl_->io, [timer] { timer->Arm(); });
+  // The handle only flags the timer; the loop thread owns (and cancels) the asio timer itself.
+  return std::shared_ptr<void>(nullptr, [timer](void*) {
+    timer->cancelled.store(true);
+  });
+}
+
 namespace {
 
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
@@ -344,6 +383,11 @@ class AsioListener final : public Listener,
   const std::string& address() const override { return address_; }
   ConnectionStats stats() const override { return {accepted_.load(), refused_.load()}; }
   void Close() override {
+    if (io_.get_executor().running_in_this_thread()) {
+      asio::error_code ignored;
+      acceptor_.close(ignored);
+      return;
+    }
     std::promise<void> done;
     asio::post(io_, [self = this->shared_from_this(), &done] {
       asio::error_code ignored;

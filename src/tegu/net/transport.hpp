@@ -29,6 +29,14 @@ class IoLoop {
   ~IoLoop();  // stops the loop and joins the thread; connections are closed
   IoLoop(const IoLoop&) = delete;
   IoLoop& operator=(const IoLoop&) = delete;
+
+  /// Runs `fn` on the loop thread, after the handlers already queued. Callable from any thread.
+  void Post(std::function<void()> fn);
+  /// Runs `fn` on the loop thread every `period` until the returned handle is destroyed (the
+  /// handle may be dropped on any thread; a run in progress finishes).
+  std::shared_ptr<void> Every(std::chrono::milliseconds period, std::function<void()> fn);
+  /// Whether the caller is the loop thread (blocking calls such as Connect must not be).
+  bool InLoopThread() const;
   struct Impl;
   Impl& impl() { return *impl_; }
 

@@ -197,6 +197,21 @@ std::vector<WorkerId> SchedulerState::WhoHas(const Key& key) const {
   return out;
 }
 
+std::vector<Key> SchedulerState::HasWhat(WorkerId worker) const {
+  std::vector<Key> out;
+  for (size_t t = 0; t < impl_->tasks_.size(); ++t) {
+    const TaskRecord& task = impl_->tasks_[t];
+    if (task.state != TaskState::kMemory) continue;
+    for (auto w : task.who_has) {
+      if (impl_->workers_[w].id == worker) {
+        out.push_back(impl_->keys_[t]);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
 std::optional<WorkerId> SchedulerState::ProcessingOn(const Key& key) const {
   auto t = impl_->Find(key);
   if (t == kNone || impl_->tasks_[t].processing_on == kNone) return std::nullopt;

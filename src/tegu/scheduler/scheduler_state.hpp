@@ -91,6 +91,8 @@ class SchedulerState {
   size_t ProcessingCount(WorkerId worker) const;
   /// kClosed for unknown or removed workers.
   WorkerStatus WorkerStatusOf(WorkerId worker) const;
+  /// Keys whose results `worker` holds (Dask `has_what`). O(tasks): for inspection only.
+  std::vector<Key> HasWhat(WorkerId worker) const;
   /// Live workers, ascending by id.
   std::vector<WorkerId> Workers() const;
 

@@ -142,6 +142,14 @@ struct RefreshWhoHas {
   std::vector<WhoHas> who_has;
 };
 
+// Scheduler: a client scattered these values here (Dask `update-data`); the service has stored
+// them. They enter memory without an AddKeyMsg: the scheduler learns of them from the service's
+// acknowledgement. A key this worker is already computing or fetching keeps that course (its
+// scattered copy is discarded).
+struct UpdateData {
+  std::vector<KeyNbytes> data;
+};
+
 // Service, periodically: ask the scheduler again where the missing dependencies are.
 struct FindMissing {};
 
@@ -155,6 +163,6 @@ using StateMachineEvent =
                  ExecuteReschedule, GatherDepSuccess, GatherDepFailure, GatherDepBusy,
                  GatherDepNetworkFailure, RetryBusyWorker, AcquireReplicas, RemoveReplicas,
                  Secede, Rejoin, PauseEvent, UnpauseEvent, RefreshWhoHas, FindMissing,
-                 RemoveWorker>;
+                 RemoveWorker, UpdateData>;
 
 }  // namespace tegu::worker

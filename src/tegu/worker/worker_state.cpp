@@ -895,7 +895,8 @@ class WorkerState::Impl {
     --fetch_count_;
   }
 
-  void ToMemory(Task* ts, uint64_t nbytes, bool finished, Recs* recs, Instructions* out) {
+  void ToMemory(Task* ts, uint64_t nbytes, bool finished, Recs* recs, Instructions* out,
+                bool report = true) {
     ts->state = State::kMemory;
     ts->done = false;
     ts->nbytes = nbytes;
@@ -908,6 +909,7 @@ class WorkerState::Impl {
       }
     }
     UnlinkDependencies(ts, recs);
+    if (!report) return;
     if (finished) {
       out->push_back(TaskFinishedMsg{ts->key, nbytes, ts->run_id});
     } else {
@@ -1224,6 +1226,20 @@ class WorkerState::Impl {
       }
     }
     for (const Dependency& d : ev.replicas) UpdateWhoHas(d.key, d.who_has, recs);
+  }
+
+  void On(const UpdateData& ev, Recs* recs, Instructions* out) {
+    for (const KeyNbytes& item : ev.data) {
+      Task* ts = Find(item.key);
+      if (ts && ts->state == State::kMemory) continue;  // a second copy: keep the first
+      if (ts && ts->state != State::kReleased) {
+        out->push_back(DiscardData{item.key});
+        continue;
+      }
+      ts = EnsureTask(item.key);
+      if (ts->priority.empty()) SetPriority(ts, Priority{1});
+      ToMemory(ts, item.nbytes, /*finished=*/false, recs, out, /*report=*/false);
+    }
   }
 
   void On(const RemoveReplicas& ev, Recs* recs, Instructions*) {
