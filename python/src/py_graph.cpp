@@ -25,35 +25,6 @@ namespace nb = nanobind;
 
 namespace tegu::python {
 
-namespace {
-
-PyTypeObject* g_delayed_type = nullptr;
-
-PyObject* InternedName(const char* name) {
-  PyObject* s = PyUnicode_InternFromString(name);
-  if (s == nullptr) throw nb::python_error();
-  return s;  // immortal for our purposes: kept for the life of the module
-}
-
-struct AttrNames {
-  PyObject* key = InternedName("_key");
-  PyObject* func = InternedName("_func");
-  PyObject* args = InternedName("_args");
-  PyObject* kwargs = InternedName("_kwargs");
-  PyObject* deps = InternedName("_deps");
-};
-
-const AttrNames& Names() {
-  static const AttrNames* names = new AttrNames();
-  return *names;
-}
-
-nb::object GetAttr(PyObject* obj, PyObject* name) {
-  PyObject* v = PyObject_GetAttr(obj, name);
-  if (v == nullptr) throw nb::python_error();
-  return nb::steal(v);
-}
-
 Key KeyFromPython(PyObject* obj) {
   if (PyUnicode_Check(obj)) {
     Py_ssize_t n = 0;
@@ -95,6 +66,35 @@ PyObject* KeyToPython(const Key& key) {
     PyTuple_SET_ITEM(t, static_cast<Py_ssize_t>(i), item);
   }
   return t;
+}
+
+namespace {
+
+PyTypeObject* g_delayed_type = nullptr;
+
+PyObject* InternedName(const char* name) {
+  PyObject* s = PyUnicode_InternFromString(name);
+  if (s == nullptr) throw nb::python_error();
+  return s;  // immortal for our purposes: kept for the life of the module
+}
+
+struct AttrNames {
+  PyObject* key = InternedName("_key");
+  PyObject* func = InternedName("_func");
+  PyObject* args = InternedName("_args");
+  PyObject* kwargs = InternedName("_kwargs");
+  PyObject* deps = InternedName("_deps");
+};
+
+const AttrNames& Names() {
+  static const AttrNames* names = new AttrNames();
+  return *names;
+}
+
+nb::object GetAttr(PyObject* obj, PyObject* name) {
+  PyObject* v = PyObject_GetAttr(obj, name);
+  if (v == nullptr) throw nb::python_error();
+  return nb::steal(v);
 }
 
 bool IsDelayed(PyObject* obj) { return g_delayed_type && PyObject_TypeCheck(obj, g_delayed_type); }
@@ -376,6 +376,11 @@ void BindGraph(nb::module_& m) {
   nb::class_<NativeFunctionHandle>(m, "NativeFunction",
                                    "A registered C++ function, usable with tegu.delayed.")
       .def_prop_ro("name", [](const NativeFunctionHandle& h) { return h.fn->name(); })
+      // Pickled by name: a worker process finds the function in its own registry.
+      .def("__reduce__", [](const NativeFunctionHandle& h) {
+        nb::object native = nb::module_::import_("tegu").attr("_native_by_name");
+        return nb::make_tuple(native, nb::make_tuple(h.fn->name()));
+      })
       .def("__repr__", [](const NativeFunctionHandle& h) {
         return "<tegu native function '" + h.fn->name() + "'>";
       })

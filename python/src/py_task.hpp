@@ -34,6 +34,11 @@ class PythonCallable final : public TaskFunction {
 };
 
 /// A Python handle on a registered native function (tegu.native("name")).
+/// A Dask key (str or tuple of str/int) from Python; throws TypeError for anything else.
+Key KeyFromPython(PyObject* obj);
+/// A new reference to the Python form of `key`.
+PyObject* KeyToPython(const Key& key);
+
 struct NativeFunctionHandle {
   std::shared_ptr<const TaskFunction> fn;
 };

@@ -11,6 +11,12 @@ from tegu.delayed import Delayed, delayed
 from tegu.tokenize import tokenize
 
 native = _tegu.native
+
+
+def _native_by_name(name):
+    """Unpickles a native function: looked up by name in this process's registry."""
+    return _tegu.native(name)
+
 native_functions = _tegu.native_functions
 
 __version__ = "0.1.0"

@@ -199,6 +199,14 @@ Status ClientCore::ReleaseKeys(std::vector<Key> keys) {
   return Status::OK();
 }
 
+Status ClientCore::FireAndForget(std::vector<Key> keys) {
+  TEGU_RETURN_NOT_OK(impl_->ClosedStatus());
+  OpWriter w;
+  w.Op("fire-and-forget", 1).Keys(keys);
+  impl_->conn->Send(w.Finish());
+  return Status::OK();
+}
+
 KeyStatus ClientCore::StatusOf(const Key& key) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   auto it = impl_->keys.find(key);

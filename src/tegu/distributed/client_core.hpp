@@ -84,6 +84,9 @@ class ClientCore {
   /// This client no longer wants these keys.
   Status ReleaseKeys(std::vector<Key> keys);
 
+  /// The scheduler computes these keys even when no client wants them (Dask fire_and_forget).
+  Status FireAndForget(std::vector<Key> keys);
+
   /// The status of a key this client wants.
   KeyStatus StatusOf(const Key& key);
   /// Waits until `key` is in memory or erred (or the timeout passes: kPending).

@@ -78,6 +78,8 @@ struct SchedulerService::Impl {
   std::unordered_map<ClientId, Peer*> clients;
   WorkerId next_worker = 1;
   ClientId next_client = 1;
+  /// The client that wants fire_and_forget keys until they finish (as Dask's "fire-and-forget").
+  static constexpr ClientId kFireAndForget = UINT32_MAX - 1;
 
   std::unordered_map<uint64_t, Payload> run_specs;
   std::unordered_map<uint64_t, Payload> errors;
@@ -164,6 +166,12 @@ struct SchedulerService::Impl {
     for (WorkerId h : a.who_has) w.Str(AddressOf(h));
   }
   void Do(sched::NotifyClient& a) {
+    if (a.client == kFireAndForget) {
+      if (a.state != sched::ClientKeyState::kLost) {
+        loop.Post([this, key = a.key] { Apply(sched::ReleaseKeys{kFireAndForget, {key}}); });
+      }
+      return;
+    }
     auto it = clients.find(a.client);
     if (it == clients.end()) return;
     OpWriter& w = Out(it->second);
@@ -396,6 +404,12 @@ struct SchedulerService::Impl {
     if (op == "update-graph") return OnUpdateGraph(peer, f);
     if (op == "release-keys") {
       sched::ReleaseKeys e{peer->client, f.Keys()};
+      TEGU_RETURN_NOT_OK(f.status());
+      Apply(e);
+      return Status::OK();
+    }
+    if (op == "fire-and-forget") {
+      sched::UpdateGraph e{kFireAndForget, {}, f.Keys()};
       TEGU_RETURN_NOT_OK(f.status());
       Apply(e);
       return Status::OK();
@@ -736,6 +750,7 @@ Result<std::unique_ptr<SchedulerService>> SchedulerService::Start(SchedulerServi
       net::Listener::Listen(raw->loop, raw->options.address, raw->options.secret,
                             [raw](std::shared_ptr<net::Connection> c) { raw->OnAccept(std::move(c)); }));
   raw->address = raw->listener->address();
+  raw->loop.Post([raw] { raw->Apply(sched::AddClient{Impl::kFireAndForget}); });
   raw->ticker = raw->loop.Every(raw->options.tick_interval, [raw] { raw->Apply(sched::Tick{}); });
   Info("listening at " + raw->address);
   return std::unique_ptr<SchedulerService>(new SchedulerService(std::move(impl)));

@@ -765,6 +765,7 @@ const std::string& WorkerService::scheduler_address() const {
 }
 const std::string& WorkerService::name() const { return impl_->options.name; }
 int WorkerService::nthreads() const { return impl_->options.nthreads; }
+const std::string& WorkerService::secret() const { return impl_->options.secret; }
 
 void WorkerService::Close() {
   if (!impl_) return;

@@ -50,6 +50,8 @@ class WorkerService {
   const std::string& scheduler_address() const;
   const std::string& name() const;
   int nthreads() const;
+  /// The cluster's secret (tasks that open their own client use it).
+  const std::string& secret() const;
   /// Closes the connections; running tasks finish in the background and are dropped.
   void Close();
   /// Blocks until the worker closed (Close(), the scheduler closed, or the connection broke).
