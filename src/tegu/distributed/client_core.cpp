@@ -130,7 +130,10 @@ struct ClientCore::Impl : std::enable_shared_from_this<ClientCore::Impl> {
           return;
         }
         Result<T> r = parse(*f);
-        if (r.ok() && !f->ok()) r = f->status();
+        if (r.ok() && !f->ok()) {
+          promise->set_value(Result<T>(f->status()));
+          return;
+        }
         promise->set_value(std::move(r));
       };
     }
@@ -145,6 +148,13 @@ ClientCore::ClientCore(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 ClientCore::~ClientCore() {
   Close();
+  // Connections must not outlive their loop: drop ours on the loop, then stop it.
+  std::promise<void> dropped;
+  impl_->loop->Post([this, &dropped] {
+    impl_->conn.reset();
+    dropped.set_value();
+  });
+  dropped.get_future().wait();
   impl_->loop.reset();  // joins the I/O thread: no handler runs after this
 }
 

@@ -65,7 +65,7 @@ struct PendingRequest {
 
 struct SchedulerService::Impl {
   SchedulerServiceOptions options;
-  net::IoLoop loop;
+  std::unique_ptr<net::IoLoop> loop = std::make_unique<net::IoLoop>();
   std::unique_ptr<net::Listener> listener;
   std::string address;
   sched::SchedulerState state;
@@ -93,13 +93,28 @@ struct SchedulerService::Impl {
   bool closed = false;
 
   explicit Impl(SchedulerServiceOptions opts) : options(std::move(opts)), state(options.state) {}
+  ~Impl() {
+    // Connections must not outlive their loop, and the loop must stop before the tables its
+    // handlers use are destroyed: drop the connections on the loop, then stop it.
+    ticker.reset();
+    listener.reset();
+    std::promise<void> dropped;
+    loop->Post([this, &dropped] {
+      clients.clear();
+      workers.clear();
+      peers.clear();
+      dropped.set_value();
+    });
+    dropped.get_future().wait();
+    loop.reset();
+  }
 
   // ---- sending ---------------------------------------------------------------------------
   OpWriter& Out(Peer* peer) {
     if (!peer->flush_queued) {
       peer->flush_queued = true;
       // Everything this round of handlers queues for the peer leaves as one batch.
-      loop.Post([this, conn = peer->conn.get()] { Flush(conn); });
+      loop->Post([this, conn = peer->conn.get()] { Flush(conn); });
     }
     return peer->out;
   }
@@ -168,7 +183,7 @@ struct SchedulerService::Impl {
   void Do(sched::NotifyClient& a) {
     if (a.client == kFireAndForget) {
       if (a.state != sched::ClientKeyState::kLost) {
-        loop.Post([this, key = a.key] { Apply(sched::ReleaseKeys{kFireAndForget, {key}}); });
+        loop->Post([this, key = a.key] { Apply(sched::ReleaseKeys{kFireAndForget, {key}}); });
       }
       return;
     }
@@ -456,7 +471,7 @@ struct SchedulerService::Impl {
       return Status::OK();
     }
     if (op == "close-scheduler") {
-      loop.Post([this] { CloseFromLoop(); });
+      loop->Post([this] { CloseFromLoop(); });
       return Status::OK();
     }
     return Status::Invalid("unknown client op '" + std::string(op) + "'");
@@ -747,11 +762,11 @@ Result<std::unique_ptr<SchedulerService>> SchedulerService::Start(SchedulerServi
   // The listener's accept callback runs on the loop, after Listen returned.
   TEGU_ASSIGN_OR_RAISE(
       raw->listener,
-      net::Listener::Listen(raw->loop, raw->options.address, raw->options.secret,
+      net::Listener::Listen(*raw->loop, raw->options.address, raw->options.secret,
                             [raw](std::shared_ptr<net::Connection> c) { raw->OnAccept(std::move(c)); }));
   raw->address = raw->listener->address();
-  raw->loop.Post([raw] { raw->Apply(sched::AddClient{Impl::kFireAndForget}); });
-  raw->ticker = raw->loop.Every(raw->options.tick_interval, [raw] { raw->Apply(sched::Tick{}); });
+  raw->loop->Post([raw] { raw->Apply(sched::AddClient{Impl::kFireAndForget}); });
+  raw->ticker = raw->loop->Every(raw->options.tick_interval, [raw] { raw->Apply(sched::Tick{}); });
   Info("listening at " + raw->address);
   return std::unique_ptr<SchedulerService>(new SchedulerService(std::move(impl)));
 }
@@ -765,7 +780,7 @@ void SchedulerService::Close() {
     if (impl_->closed) return;
   }
   std::promise<void> done;
-  impl_->loop.Post([this, &done] {
+  impl_->loop->Post([this, &done] {
     impl_->CloseFromLoop();
     done.set_value();
   });
@@ -779,7 +794,7 @@ void SchedulerService::Wait() {
 
 SchedulerSnapshot SchedulerService::Snapshot() {
   std::promise<SchedulerSnapshot> result;
-  impl_->loop.Post([this, &result] {
+  impl_->loop->Post([this, &result] {
     SchedulerSnapshot s;
     for (WorkerId id : impl_->state.Workers()) {
       WorkerInfo info = impl_->worker_info[id];
@@ -795,7 +810,7 @@ SchedulerSnapshot SchedulerService::Snapshot() {
 
 size_t SchedulerService::BytesPerTask() {
   std::promise<size_t> result;
-  impl_->loop.Post([this, &result] { result.set_value(impl_->state.TEST_BytesPerTaskEstimate()); });
+  impl_->loop->Post([this, &result] { result.set_value(impl_->state.TEST_BytesPerTaskEstimate()); });
   return result.get_future().get();
 }
 

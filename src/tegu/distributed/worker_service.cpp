@@ -667,6 +667,15 @@ struct WorkerService::Impl : std::enable_shared_from_this<WorkerService::Impl> {
     }
     timers.clear();
     listener.reset();  // closes through the loop, which must still run
+    // Connections must not outlive their loop: drop them on the loop, then stop it.
+    std::promise<void> dropped;
+    loop->Post([this, &dropped] {
+      scheduler.reset();
+      peer_conns.clear();
+      served.clear();
+      dropped.set_value();
+    });
+    dropped.get_future().wait();
     loop.reset();
   }
 };
