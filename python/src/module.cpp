@@ -9,11 +9,13 @@ namespace nb = nanobind;
 namespace tegu::python {
 void BindGraph(nb::module_& m);
 void BindDistributed(nb::module_& m);
+void BindDistributedBenchmark(nb::module_& m);
 }  // namespace tegu::python
 
 NB_MODULE(_tegu, m) {
   m.doc() = "Tegu's C++ engine";
   tegu::python::BindGraph(m);
   tegu::python::BindDistributed(m);
+  tegu::python::BindDistributedBenchmark(m);
   BindConfig(m);
 }

@@ -67,7 +67,11 @@ struct WorkerService::Impl : std::enable_shared_from_this<WorkerService::Impl> {
   std::unique_ptr<ws::WorkerState> state;
   std::vector<std::shared_ptr<void>> timers;
 
-  // ---- I/O thread only ----
+  // ---- guarded by state_mu: the state machine, the store and the tables around them ----
+  // Handlers on the I/O thread and executor threads finishing a task both take it; an
+  // executor thread applies its own outcome and starts the next ready task at once, without
+  // a round trip through the I/O thread. Lock order: state_mu, then exec_mu.
+  std::mutex state_mu;
   struct Stored {
     Value value;
     std::optional<Payload> payload;  // serialized form, made on first transfer
@@ -123,7 +127,10 @@ struct WorkerService::Impl : std::enable_shared_from_this<WorkerService::Impl> {
     if (!flush_queued) {
       flush_queued = true;
       loop->Post([self = weak_from_this()] {
-        if (auto s = self.lock()) s->Flush();
+        if (auto s = self.lock()) {
+          std::lock_guard<std::mutex> lock(s->state_mu);
+          s->Flush();
+        }
       });
     }
     return out;
@@ -174,7 +181,10 @@ struct WorkerService::Impl : std::enable_shared_from_this<WorkerService::Impl> {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       if (auto s = self.lock()) {
         s->loop->Post([self, worker] {
-          if (auto s2 = self.lock()) s2->Apply(ws::RetryBusyWorker{worker});
+          if (auto s2 = self.lock()) {
+            std::lock_guard<std::mutex> lock(s2->state_mu);
+            s2->Apply(ws::RetryBusyWorker{worker});
+          }
         });
       }
     }).detach();
@@ -289,25 +299,22 @@ struct WorkerService::Impl : std::enable_shared_from_this<WorkerService::Impl> {
       --target_threads;
       exec_cv.notify_all();
     }
-    loop->Post([self = weak_from_this(), key = std::move(job.key), outcome = std::move(outcome),
-                duration, nbytes]() mutable {
-      auto s = self.lock();
-      if (!s) return;
-      switch (outcome.kind) {
-        case TaskOutcome::Kind::kSuccess:
-          s->store[key] = Stored{std::move(outcome.value), std::nullopt};
-          s->durations[key] = duration;
-          s->Apply(ws::ExecuteSuccess{key, nbytes});
-          s->durations.erase(key);  // used by TaskFinishedMsg if one was sent
-          break;
-        case TaskOutcome::Kind::kError:
-          s->Apply(ws::ExecuteFailure{key, s->StoreError(std::move(outcome.error))});
-          break;
-        case TaskOutcome::Kind::kReschedule:
-          s->Apply(ws::ExecuteReschedule{key});
-          break;
-      }
-    });
+    std::lock_guard<std::mutex> lock(state_mu);
+    const Key& key = job.key;
+    switch (outcome.kind) {
+      case TaskOutcome::Kind::kSuccess:
+        store[key] = Stored{std::move(outcome.value), std::nullopt};
+        durations[key] = duration;
+        Apply(ws::ExecuteSuccess{key, nbytes});
+        durations.erase(key);  // used by TaskFinishedMsg if one was sent
+        break;
+      case TaskOutcome::Kind::kError:
+        Apply(ws::ExecuteFailure{key, StoreError(std::move(outcome.error))});
+        break;
+      case TaskOutcome::Kind::kReschedule:
+        Apply(ws::ExecuteReschedule{key});
+        break;
+    }
   }
 
   // ---- peers -------------------------------------------------------------------------------
@@ -326,7 +333,10 @@ struct WorkerService::Impl : std::enable_shared_from_this<WorkerService::Impl> {
                                self->options.connect_timeout);
       std::weak_ptr<Impl> weak = self;
       self->loop->Post([weak, address, conn = std::move(conn)]() mutable {
-        if (auto s = weak.lock()) s->OnPeerConnected(address, std::move(conn));
+        if (auto s = weak.lock()) {
+          std::lock_guard<std::mutex> lock(s->state_mu);
+          s->OnPeerConnected(address, std::move(conn));
+        }
       });
     }).detach();
   }
@@ -346,10 +356,14 @@ struct WorkerService::Impl : std::enable_shared_from_this<WorkerService::Impl> {
     std::weak_ptr<Impl> weak = weak_from_this();
     pc.conn->SetHandlers(
         [weak, address](Message m) {
-          if (auto s = weak.lock()) s->OnPeerMessage(address, std::move(m));
+          if (auto s = weak.lock()) {
+            std::lock_guard<std::mutex> lock(s->state_mu);
+            s->OnPeerMessage(address, std::move(m));
+          }
         },
         [weak, address, raw](const Status&) {
           if (auto s = weak.lock()) {
+            std::lock_guard<std::mutex> lock(s->state_mu);
             auto it = s->peer_conns.find(address);
             if (it != s->peer_conns.end() && it->second.conn.get() == raw) s->peer_conns.erase(it);
             s->FailGathersTo(address);
@@ -599,6 +613,7 @@ struct WorkerService::Impl : std::enable_shared_from_this<WorkerService::Impl> {
       s->loop->Post([self, id, ok, result = std::move(result)]() mutable {
         auto s2 = self.lock();
         if (!s2) return;
+        std::lock_guard<std::mutex> lock(s2->state_mu);
         OpWriter& w = s2->Out();
         w.Op("run-result", 4).UInt(id).Bool(ok).Str(result.kind).UInt(result.frames.size());
         for (Buffer& b : result.frames) w.Frame(std::move(b));
@@ -670,6 +685,7 @@ struct WorkerService::Impl : std::enable_shared_from_this<WorkerService::Impl> {
     // Connections must not outlive their loop: drop them on the loop, then stop it.
     std::promise<void> dropped;
     loop->Post([this, &dropped] {
+      std::lock_guard<std::mutex> lock(state_mu);
       scheduler.reset();
       peer_conns.clear();
       served.clear();
@@ -705,13 +721,18 @@ Result<std::unique_ptr<WorkerService>> WorkerService::Start(WorkerServiceOptions
                               auto s = weak.lock();
                               if (!s) return;
                               net::Connection* c = conn.get();
+                              std::lock_guard<std::mutex> lock(s->state_mu);
                               s->served.push_back(conn);
                               conn->SetHandlers(
                                   [weak, c](Message m) {
-                                    if (auto s2 = weak.lock()) s2->OnServedMessage(c, std::move(m));
+                                    if (auto s2 = weak.lock()) {
+                                      std::lock_guard<std::mutex> lock(s2->state_mu);
+                                      s2->OnServedMessage(c, std::move(m));
+                                    }
                                   },
                                   [weak, c](const Status&) {
                                     if (auto s2 = weak.lock()) {
+                                      std::lock_guard<std::mutex> lock(s2->state_mu);
                                       std::erase_if(s2->served,
                                                     [c](const auto& p) { return p.get() == c; });
                                     }
@@ -730,12 +751,17 @@ Result<std::unique_ptr<WorkerService>> WorkerService::Start(WorkerServiceOptions
                                     impl->options.secret, "worker", impl->options.connect_timeout));
   std::future<Status> registered = impl->registered.get_future();
   impl->loop->Post([raw, weak] {
+    std::lock_guard<std::mutex> lock(raw->state_mu);
     raw->scheduler->SetHandlers(
         [weak](Message m) {
-          if (auto s = weak.lock()) s->OnSchedulerMessage(std::move(m));
+          if (auto s = weak.lock()) {
+            std::lock_guard<std::mutex> lock(s->state_mu);
+            s->OnSchedulerMessage(std::move(m));
+          }
         },
         [weak](const Status& why) {
           if (auto s = weak.lock()) {
+            std::lock_guard<std::mutex> lock(s->state_mu);
             s->CloseFromLoop(why.code() == StatusCode::kCancelled
                                  ? Status::OK()
                                  : why.WithContext("lost the scheduler"));
@@ -754,14 +780,24 @@ Result<std::unique_ptr<WorkerService>> WorkerService::Start(WorkerServiceOptions
   }
   TEGU_RETURN_NOT_OK(registered.get());
   impl->loop->Post([raw, weak] {
+    std::lock_guard<std::mutex> lock(raw->state_mu);
     raw->timers.push_back(raw->loop->Every(raw->options.heartbeat_interval, [weak] {
-      if (auto s = weak.lock()) s->Out().Op("heartbeat", 0);
+      if (auto s = weak.lock()) {
+        std::lock_guard<std::mutex> lock(s->state_mu);
+        s->Out().Op("heartbeat", 0);
+      }
     }));
     raw->timers.push_back(raw->loop->Every(std::chrono::milliseconds(1000), [weak] {
-      if (auto s = weak.lock()) s->Apply(ws::FindMissing{});
+      if (auto s = weak.lock()) {
+        std::lock_guard<std::mutex> lock(s->state_mu);
+        s->Apply(ws::FindMissing{});
+      }
     }));
     raw->timers.push_back(raw->loop->Every(std::chrono::milliseconds(200), [weak] {
-      if (auto s = weak.lock()) s->CheckMemory();
+      if (auto s = weak.lock()) {
+        std::lock_guard<std::mutex> lock(s->state_mu);
+        s->CheckMemory();
+      }
     }));
   });
   Info("worker " + impl->address + " joined " + impl->options.scheduler_address);
@@ -779,11 +815,13 @@ const std::string& WorkerService::secret() const { return impl_->options.secret;
 void WorkerService::Close() {
   if (!impl_) return;
   if (impl_->loop->InLoopThread()) {
+    std::lock_guard<std::mutex> lock(impl_->state_mu);
     impl_->CloseFromLoop(Status::OK());
     return;
   }
   std::promise<void> done;
   impl_->loop->Post([this, &done] {
+    std::lock_guard<std::mutex> lock(impl_->state_mu);
     impl_->CloseFromLoop(Status::OK());
     done.set_value();
   });
@@ -798,7 +836,10 @@ Status WorkerService::Wait() {
 
 size_t WorkerService::data_count() {
   std::promise<size_t> n;
-  impl_->loop->Post([this, &n] { n.set_value(impl_->store.size()); });
+  impl_->loop->Post([this, &n] {
+    std::lock_guard<std::mutex> lock(impl_->state_mu);
+    n.set_value(impl_->store.size());
+  });
   return n.get_future().get();
 }
 
@@ -821,7 +862,10 @@ Status Secede() {
   }
   std::weak_ptr<WorkerService::Impl> weak = impl->weak_from_this();
   impl->loop->Post([weak, key = t->key] {
-    if (auto s = weak.lock()) s->Apply(worker::Secede{key});
+    if (auto s = weak.lock()) {
+      std::lock_guard<std::mutex> lock(s->state_mu);
+      s->Apply(worker::Secede{key});
+    }
   });
   return Status::OK();
 }
@@ -840,7 +884,10 @@ Status Rejoin() {
   }
   std::weak_ptr<WorkerService::Impl> weak = impl->weak_from_this();
   impl->loop->Post([weak, key = t->key] {
-    if (auto s = weak.lock()) s->Apply(worker::Rejoin{key});
+    if (auto s = weak.lock()) {
+      std::lock_guard<std::mutex> lock(s->state_mu);
+      s->Apply(worker::Rejoin{key});
+    }
   });
   wait.wait();
   t->seceded = false;

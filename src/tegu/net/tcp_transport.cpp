@@ -375,6 +375,11 @@ class AsioListener final : public Listener,
         }
         return;
       }
+      if constexpr (std::is_same_v<Socket, asio::ip::tcp::socket>) {
+        // Small messages (task reports, compute requests) must not wait for Nagle's timer.
+        asio::error_code ignored;
+        socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+      }
       self->Handshake(std::move(socket));
       self->AcceptNext();
     });

@@ -23,8 +23,10 @@ namespace tegu::protocol {
 inline constexpr uint32_t kMagic = 0x31554754;  // "TGU1" read as little-endian
 
 struct WireLimits {
-  uint32_t max_frames = 1u << 16;
-  uint64_t max_header_bytes = 64ull << 20;
+  // Generous for authenticated peers: one update-graph of a million tasks carries a million
+  // run-spec frames and a header of tens of MB.
+  uint32_t max_frames = 1u << 24;
+  uint64_t max_header_bytes = 1ull << 30;
   uint64_t max_frame_bytes = 1ull << 34;    ///< one frame (16 GiB)
   uint64_t max_message_bytes = 1ull << 35;  ///< header + frames
 

@@ -1,0 +1,198 @@
+"""Distributed-overhead benchmark: Tegu's distributed runtime vs dask.distributed.
+
+Both run LocalCluster(n_workers=2, threads_per_worker=1) with worker processes, on the
+same machine, in this one run. Workloads (N = 100_000 tasks, --quick: 2_000):
+  map      client.map(inc, range(N)) then client.gather of all N futures
+  delayed  a Delayed graph of N tasks (N/2 leaves inc(i), reduced pairwise with add),
+           client.compute(total).result()
+  native   (Tegu only) 1M native C++ tasks (leaves + pairwise tree reduction) from building
+           the graph in a C++ client to holding the result, 2 in-process workers; and the
+           scheduler's memory per task for the same graph held unscheduled (mallinfo2).
+Cluster start-up is not timed. Every answer is checked. A run still going after --budget
+seconds is abandoned and reported as a lower bound. Progress goes to stderr; a table and
+then one JSON object (the last line) go to stdout.
+"""
+import argparse
+import json
+import os
+import platform
+import signal
+import sys
+import time
+from contextlib import contextmanager
+
+
+def inc(x):
+    return x + 1
+
+
+def add(x, y):
+    return x + y
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+class OverBudget(BaseException):
+    pass
+
+
+@contextmanager
+def time_budget(seconds):
+    def on_alarm(signum, frame):
+        raise OverBudget()
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def tree(delayed, n_leaves):
+    layer = [delayed(inc)(i) for i in range(n_leaves)]
+    while len(layer) > 1:
+        nxt = [delayed(add)(layer[i], layer[i + 1]) for i in range(0, len(layer) - 1, 2)]
+        if len(layer) % 2:
+            nxt.append(layer[-1])
+        layer = nxt
+    return layer[0]
+
+
+def tasks_in_tree(n_leaves):
+    total, layer = n_leaves, n_leaves
+    while layer > 1:
+        total += layer // 2
+        layer = layer // 2 + layer % 2
+    return total
+
+
+def run_map(client, n):
+    start = time.perf_counter()
+    futures = client.map(inc, range(n))
+    results = client.gather(futures)
+    seconds = time.perf_counter() - start
+    assert sum(results) == n * (n + 1) // 2, "wrong answer from map"
+    del futures
+    return seconds
+
+
+def run_delayed(client, delayed, n_leaves):
+    start = time.perf_counter()
+    total = tree(delayed, n_leaves)
+    future = client.compute(total)
+    value = future.result()
+    seconds = time.perf_counter() - start
+    assert value == n_leaves * (n_leaves + 1) // 2, "wrong answer from the delayed graph"
+    del future
+    return seconds
+
+
+def measure(name, fn, tasks, budget):
+    log(f"  {name}: {tasks} tasks ...")
+    try:
+        with time_budget(budget):
+            seconds = fn()
+        entry = {"tasks": tasks, "seconds": seconds, "us_per_task": seconds * 1e6 / tasks}
+        log(f"    {entry['us_per_task']:.1f} us/task ({seconds:.2f} s)")
+    except OverBudget:
+        entry = {"tasks": tasks, "error": f"over budget ({budget:.0f} s)",
+                 "lower_bound_us_per_task": budget * 1e6 / tasks}
+        log(f"    over budget ({budget:.0f} s)")
+    except Exception as exc:  # reported, not hidden: the JSON says what failed
+        entry = {"tasks": tasks, "error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+        log(f"    error: {entry['error']}")
+    return entry
+
+
+def run_system(name, args, n):
+    if name == "tegu":
+        import tegu
+        from tegu.distributed import Client, LocalCluster
+        delayed, version = tegu.delayed, tegu.__version__
+    else:
+        import dask
+        from dask.distributed import Client, LocalCluster
+        delayed, version = dask.delayed, dask.__version__
+    log(f"[{name} {version}] starting LocalCluster(n_workers=2, threads_per_worker=1)")
+    results = {"version": version}
+    kwargs = {"n_workers": 2, "threads_per_worker": 1, "processes": True}
+    if name == "dask":
+        kwargs.update(dashboard_address=None)
+    with LocalCluster(**kwargs) as cluster, Client(cluster) as client:
+        results["map"] = measure(f"{name} map", lambda: run_map(client, n), n, args.budget)
+        leaves = n // 2
+        results["delayed"] = measure(f"{name} delayed", lambda: run_delayed(client, delayed, leaves),
+                                     tasks_in_tree(leaves), args.budget)
+    return results
+
+
+def run_native(leaves):
+    from tegu import _tegu
+    log(f"[tegu native] {tasks_in_tree(leaves)} tasks ...")
+    try:
+        r = dict(_tegu._distributed_native_benchmark(leaves, 2, 1))
+        assert r["answer"] == r["expected"], "wrong answer from the native graph"
+        log(f"    {r['us_per_task']:.1f} us/task, scheduler {r['scheduler_bytes_per_task']:.0f} B/task")
+        return r
+    except Exception as exc:
+        return {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
+    ap.add_argument("--dask-only", action="store_true", help="skip Tegu (development)")
+    ap.add_argument("--n", type=int, help="tasks per Python workload (default 100000)")
+    ap.add_argument("--native-leaves", type=int, help="leaves of the native graph (default 500000)")
+    ap.add_argument("--budget", type=float, default=600.0,
+                    help="abandon a workload after this many seconds")
+    args = ap.parse_args()
+    n = args.n or (2_000 if args.quick else 100_000)
+    native_leaves = args.native_leaves or (20_000 if args.quick else 500_000)
+
+    systems = ["dask"] if args.dask_only else ["tegu", "dask"]
+    results = {s: run_system(s, args, n) for s in systems}
+    native = None if args.dask_only else run_native(native_leaves)
+
+    ratios = {}
+    if "tegu" in results:
+        for w in ("map", "delayed"):
+            t, d = results["tegu"].get(w, {}), results["dask"].get(w, {})
+            if "us_per_task" in t and "us_per_task" in d:
+                ratios[w] = d["us_per_task"] / t["us_per_task"]
+            elif "us_per_task" in t and "lower_bound_us_per_task" in d:
+                ratios[w] = {"at_least": d["lower_bound_us_per_task"] / t["us_per_task"]}
+
+    print(f"\ndistributed overhead, LocalCluster(n_workers=2, threads_per_worker=1), N={n}")
+    for w in ("map", "delayed"):
+        cells = []
+        for s in systems:
+            e = results[s].get(w, {})
+            cells.append(f"{s} " + (f"{e['us_per_task']:.1f} us/task" if "us_per_task" in e
+                                    else e.get("error", "?")))
+        r = ratios.get(w)
+        ratio = (f"{r:.1f}x" if isinstance(r, float) else
+                 f">= {r['at_least']:.1f}x" if isinstance(r, dict) else "n/a")
+        print(f"{w:<8} " + " | ".join(cells) + f" | Tegu faster by {ratio}")
+    if native:
+        print("native   " + (native["error"] if "error" in native else
+                             f"{native['us_per_task']:.2f} us/task over {native['tasks']} tasks, "
+                             f"scheduler memory {native['scheduler_bytes_per_task']:.0f} B/task "
+                             f"(state machine estimate {native['state_bytes_per_task']} B/task)"))
+    report = {
+        "benchmark": "distributed_overhead", "n": n, "quick": args.quick,
+        "results": results, "ratios": ratios, "native": native,
+        "machine": {"cores": os.cpu_count(), "usable_cores": len(os.sched_getaffinity(0)),
+                    "python": platform.python_version(), "platform": platform.platform()},
+    }
+    print(json.dumps(report), flush=True)
+    failed = [w for s in results.values() for w in s.values()
+              if isinstance(w, dict) and "error" in w and s is results.get("tegu")]
+    return 1 if failed or (native and "error" in native) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
