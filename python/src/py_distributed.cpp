@@ -357,7 +357,11 @@ void BindDistributed(nb::module_& m) {
       .def_static(
           "start",
           [](const std::string& address, const std::string& secret, int tick_ms) {
-            distributed::SchedulerServiceOptions o;
+            // The state machine's knobs follow tegu.config (distributed.scheduler.*).
+            Result<distributed::SchedulerServiceOptions> from_config =
+                distributed::SchedulerServiceOptions::FromConfig();
+            CheckStatus(from_config.status());
+            distributed::SchedulerServiceOptions o = from_config.MoveValueUnsafe();
             o.address = address;
             o.secret = secret;
             o.tick_interval = std::chrono::milliseconds(tick_ms);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "tegu/distributed/payload.hpp"
 
 namespace tegu::distributed {
@@ -106,6 +108,40 @@ TEST(Payload, UnknownFunctionIsAnErrorNamingIt) {
   TaskOutcome out = FindTaskRunner("native-task")->Run(Key("b"), spec.ValueUnsafe(), {});
   ASSERT_EQ(out.kind, TaskOutcome::Kind::kError);
   EXPECT_NE(ErrorText(out.error).find("no.such.function"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tegu::distributed
+
+#include "tegu/config.hpp"
+#include "tegu/distributed/scheduler_service.hpp"
+
+namespace tegu::distributed {
+namespace {
+
+TEST(SchedulerConfig, ReadsDaskNamedKnobs) {
+  auto defaults = SchedulerServiceOptions::FromConfig();
+  ASSERT_TRUE(defaults.ok()) << defaults.status().ToString();
+  EXPECT_DOUBLE_EQ(defaults.ValueUnsafe().state.worker_saturation, 1.1);
+  EXPECT_EQ(defaults.ValueUnsafe().state.killed_worker_limit, 3u);
+  EXPECT_EQ(defaults.ValueUnsafe().state.worker_ttl, std::chrono::minutes(5));
+
+  ASSERT_TRUE(config::SetJson("distributed.scheduler.worker-saturation", "\"inf\"").ok());
+  ASSERT_TRUE(config::SetJson("distributed.scheduler.worker-ttl", "\"250ms\"").ok());
+  ASSERT_TRUE(config::SetJson("distributed.scheduler.allowed-failures", "0").ok());
+  auto changed = SchedulerServiceOptions::FromConfig();
+  ASSERT_TRUE(changed.ok());
+  EXPECT_TRUE(std::isinf(changed.ValueUnsafe().state.worker_saturation));
+  EXPECT_EQ(changed.ValueUnsafe().state.worker_ttl, std::chrono::milliseconds(250));
+  EXPECT_EQ(changed.ValueUnsafe().state.killed_worker_limit, 1u);
+
+  ASSERT_TRUE(config::SetJson("distributed.scheduler.worker-ttl", "\"5 fortnights\"").ok());
+  auto bad = SchedulerServiceOptions::FromConfig();
+  EXPECT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("worker-ttl"), std::string::npos);
+  config::Delete("distributed.scheduler.worker-ttl");
+  config::Delete("distributed.scheduler.worker-saturation");
+  config::Delete("distributed.scheduler.allowed-failures");
 }
 
 }  // namespace

@@ -1,12 +1,14 @@
 #include "tegu/distributed/scheduler_service.hpp"
 
 #include <condition_variable>
+#include <limits>
 #include <future>
 #include <mutex>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "tegu/common/logging.hpp"
+#include "tegu/config.hpp"
 #include "tegu/distributed/codec.hpp"
 #include "tegu/distributed/payload.hpp"
 #include "tegu/net/transport.hpp"
@@ -746,6 +748,64 @@ struct SchedulerService::Impl {
     closed_cv.notify_all();
   }
 };
+
+namespace {
+
+// The distributed.scheduler defaults (Dask's names and values; allowed-failures 2: a task that
+// was running on three workers that died fails).
+[[maybe_unused]] const bool kSchedulerDefaults = [] {
+  (void)config::UpdateDefaults(R"({"distributed": {"scheduler": {
+      "worker-saturation": 1.1, "allowed-failures": 2, "worker-ttl": "5 minutes",
+      "work-stealing": true, "bandwidth": 100000000}}})");
+  return true;
+}();
+
+// Seconds in "300", "300s", "250ms", "5 minutes", "1 hour" (Dask's time strings, the common ones).
+Result<double> ParseSeconds(const std::string& key, const std::string& text) {
+  size_t pos = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &pos);
+  } catch (const std::exception&) {
+    return Status::Invalid("config " + key + ": expected a duration, got '" + text + "'");
+  }
+  std::string unit = text.substr(pos);
+  unit.erase(0, unit.find_first_not_of(' '));
+  if (unit.empty() || unit == "s" || unit == "second" || unit == "seconds") return value;
+  if (unit == "ms" || unit == "milliseconds") return value / 1000;
+  if (unit == "m" || unit == "minute" || unit == "minutes") return value * 60;
+  if (unit == "h" || unit == "hour" || unit == "hours") return value * 3600;
+  return Status::Invalid("config " + key + ": unknown time unit '" + unit + "' in '" + text + "'");
+}
+
+}  // namespace
+
+Result<SchedulerServiceOptions> SchedulerServiceOptions::FromConfig() {
+  SchedulerServiceOptions o;
+  const std::string saturation = config::GetString("distributed.scheduler.worker-saturation", "");
+  if (saturation == "inf" || saturation == "infinity") {
+    o.state.worker_saturation = std::numeric_limits<double>::infinity();
+  } else {
+    o.state.worker_saturation =
+        config::GetDouble("distributed.scheduler.worker-saturation", o.state.worker_saturation);
+    if (!(o.state.worker_saturation > 0)) {
+      return Status::Invalid("config distributed.scheduler.worker-saturation must be > 0");
+    }
+  }
+  const int64_t allowed = config::GetInt("distributed.scheduler.allowed-failures", 2);
+  if (allowed < 0) return Status::Invalid("config distributed.scheduler.allowed-failures must be >= 0");
+  o.state.killed_worker_limit = static_cast<uint32_t>(allowed + 1);
+  const std::string ttl_key = "distributed.scheduler.worker-ttl";
+  double ttl = config::GetDouble(ttl_key, -1);  // a plain number of seconds
+  if (ttl < 0) {
+    TEGU_ASSIGN_OR_RAISE(ttl, ParseSeconds(ttl_key, config::GetString(ttl_key, "300")));
+  }
+  o.state.worker_ttl = std::chrono::duration_cast<scheduler::Clock::duration>(
+      std::chrono::duration<double>(ttl));
+  o.state.work_stealing = config::GetBool("distributed.scheduler.work-stealing", true);
+  o.state.bandwidth = config::GetDouble("distributed.scheduler.bandwidth", o.state.bandwidth);
+  return o;
+}
 
 SchedulerService::SchedulerService(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 

@@ -29,6 +29,12 @@ struct SchedulerServiceOptions {
   scheduler::SchedulerOptions state;
   /// How often Tick runs (heartbeat timeouts, work stealing).
   std::chrono::milliseconds tick_interval{100};
+
+  /// The scheduler knobs from tegu.config, under Dask's names: distributed.scheduler.
+  /// worker-saturation (a number or "inf"), allowed-failures (deaths a task survives; it fails
+  /// with KilledWorker on the next), worker-ttl (seconds, or "300s" / "5 minutes"),
+  /// work-stealing, bandwidth (bytes/s). A malformed value is an Invalid status naming the key.
+  static Result<SchedulerServiceOptions> FromConfig();
 };
 
 /// What the scheduler knows about one worker (Dask's scheduler_info()["workers"]).
