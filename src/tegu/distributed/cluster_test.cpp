@@ -2,6 +2,7 @@
 // tasks, all in one process.
 #include <gtest/gtest.h>
 
+#include <future>
 #include <thread>
 
 #include "tegu/distributed/client_core.hpp"
@@ -180,6 +181,42 @@ TEST(Cluster, ReleasedKeysAreFreedOnTheWorkers) {
   for (int i = 0; i < 200 && cluster.workers[0]->data_count() != 0; ++i) std::this_thread::sleep_for(10ms);
   EXPECT_EQ(cluster.workers[0]->data_count(), 0u);
   EXPECT_EQ(client->TaskStates({Key("r")}).ValueOrThrow(), std::vector<std::string>{"forgotten"});
+}
+
+}  // namespace
+}  // namespace tegu::distributed
+
+namespace tegu::distributed {
+namespace {
+
+TEST(Cluster, ASilentWorkerIsRemovedAfterItsTtlAndItsTasksMove) {
+  std::string secret = protocol::GenerateSecret();
+  SchedulerServiceOptions so;
+  so.secret = secret;
+  so.state.worker_ttl = std::chrono::milliseconds(300);
+  so.tick_interval = std::chrono::milliseconds(20);
+  auto scheduler = SchedulerService::Start(so).ValueOrThrow();
+  // A "worker" that registers and then never answers (a hung process).
+  net::IoLoop loop;
+  auto silent = net::Connect(loop, scheduler->address(), secret, "worker").ValueOrThrow();
+  std::promise<void> closed;
+  silent->SetHandlers([](protocol::Message) {}, [&closed](const Status&) { closed.set_value(); });
+  OpWriter w;
+  w.Op("register", 4).Str("tcp://127.0.0.1:1").UInt(1).UInt(0).Str("silent");
+  silent->Send(w.Finish());
+  auto client = ClientCore::Connect(scheduler->address(), secret).ValueOrThrow();
+  TaskToSubmit t;
+  t.key = "k";
+  t.spec = EncodeNativeCall("tegu.inc", {Arg::Literal(Value::From(int64_t{1}))}, {}).ValueOrThrow();
+  ASSERT_TRUE(client->UpdateGraph({t}, {Key("k")}).ok());
+  // The scheduler closes the silent worker's connection once its ttl passed...
+  EXPECT_EQ(closed.get_future().wait_for(10s), std::future_status::ready);
+  // ...and a live worker that joins later runs the task that was sent to the silent one.
+  WorkerServiceOptions wo;
+  wo.scheduler_address = scheduler->address();
+  wo.secret = secret;
+  auto worker = WorkerService::Start(wo).ValueOrThrow();
+  EXPECT_EQ(client->WaitKey(Key("k"), 30s), KeyStatus::kMemory);
 }
 
 }  // namespace
