@@ -59,7 +59,7 @@ uint64_t ResidentBytes() {
 
 struct WorkerService::Impl : std::enable_shared_from_this<WorkerService::Impl> {
   WorkerServiceOptions options;
-  WorkerService* owner = nullptr;
+  std::atomic<WorkerService*> owner{nullptr};  // set once the WorkerService exists
   std::unique_ptr<net::IoLoop> loop = std::make_unique<net::IoLoop>();
   std::unique_ptr<net::Listener> listener;
   std::string address;
@@ -277,7 +277,7 @@ struct WorkerService::Impl : std::enable_shared_from_this<WorkerService::Impl> {
     }
   }
   void RunJob(Job job) {
-    ThreadTask current{owner, this, job.key, false};
+    ThreadTask current{owner.load(), this, job.key, false};
     tls_task = &current;
     auto start = std::chrono::steady_clock::now();
     TaskOutcome outcome;
@@ -591,7 +591,7 @@ struct WorkerService::Impl : std::enable_shared_from_this<WorkerService::Impl> {
         outcome.kind = TaskOutcome::Kind::kError;
         outcome.error = ErrorPayload("this worker cannot run '" + spec.kind + "' functions");
       } else {
-        ThreadTask current{s->owner, s.get(), Key("run"), false};
+        ThreadTask current{s->owner.load(), s.get(), Key("run"), false};
         tls_task = &current;
         outcome = runner->Run(Key("run"), spec, {});
         tls_task = nullptr;
@@ -697,7 +697,7 @@ struct WorkerService::Impl : std::enable_shared_from_this<WorkerService::Impl> {
 };
 
 WorkerService::WorkerService(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {
-  impl_->owner = this;
+  impl_->owner.store(this);
 }
 
 WorkerService::~WorkerService() {
