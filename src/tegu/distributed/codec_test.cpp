@@ -146,3 +146,20 @@ TEST(SchedulerConfig, ReadsDaskNamedKnobs) {
 
 }  // namespace
 }  // namespace tegu::distributed
+
+namespace tegu::distributed {
+namespace {
+
+TEST(Payload, TypedVectorsTravelAsLists) {
+  auto p = Serialize(Value::From(std::vector<int64_t>{3, 4}));
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  auto v = Deserialize(p.ValueUnsafe()).ValueOrThrow();
+  auto list = ValueAs<std::vector<int64_t>>(v);
+  ASSERT_TRUE(list.ok()) << list.status().ToString();
+  EXPECT_EQ(list.ValueUnsafe(), (std::vector<int64_t>{3, 4}));
+  EXPECT_TRUE(Serialize(Value::From(std::vector<std::string>{"a"})).ok());
+  EXPECT_TRUE(Serialize(Value::From(std::vector<double>{1.5})).ok());
+}
+
+}  // namespace
+}  // namespace tegu::distributed

@@ -51,6 +51,19 @@ Status PackNative(msgpack::packer<msgpack::sbuffer>& pk, const Value& value, int
     for (const Value& item : *list) TEGU_RETURN_NOT_OK(PackNative(pk, item, depth + 1));
   } else if (const auto* i32 = value.TryGet<int>()) {
     pk.pack_int64(*i32);
+  } else if (const auto* ints = value.TryGet<std::vector<int64_t>>()) {
+    // Typed vectors, as registered functions return them, travel as lists.
+    pk.pack_array(static_cast<uint32_t>(ints->size()));
+    for (int64_t v : *ints) pk.pack_int64(v);
+  } else if (const auto* doubles = value.TryGet<std::vector<double>>()) {
+    pk.pack_array(static_cast<uint32_t>(doubles->size()));
+    for (double v : *doubles) pk.pack_double(v);
+  } else if (const auto* strings = value.TryGet<std::vector<std::string>>()) {
+    pk.pack_array(static_cast<uint32_t>(strings->size()));
+    for (const std::string& v : *strings) {
+      pk.pack_str(static_cast<uint32_t>(v.size()));
+      pk.pack_str_body(v.data(), static_cast<uint32_t>(v.size()));
+    }
   } else {
     return Status::TypeError("cannot send a value of type " + value.TypeName() +
                              " between processes: only nil, bool, int, float, str and lists of "
