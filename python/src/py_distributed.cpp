@@ -16,6 +16,7 @@
 #include "errors.hpp"
 #include "py_task.hpp"
 #include "py_value.hpp"
+#include "tegu/distributed/cli.hpp"
 #include "tegu/distributed/client_core.hpp"
 #include "tegu/distributed/payload.hpp"
 #include "tegu/distributed/scheduler_service.hpp"
@@ -310,6 +311,13 @@ void BindDistributed(nb::module_& m) {
   distributed::RegisterTaskRunner("python-task", std::make_shared<PythonTaskRunner>());
 
   m.def("generate_secret", &protocol::GenerateSecret, "A fresh random cluster secret.");
+
+  m.def("cli_main", [](std::vector<std::string> args) {
+    // `tegu scheduler` / `tegu worker`: the same command line as the C++ executable, here with
+    // the Python task runner installed, so the worker runs Python tasks too.
+    nb::gil_scoped_release release;
+    return distributed::RunCommandLine(std::move(args));
+  }, nb::arg("args"));
 
   m.def("install_distributed", [](nb::object serialize, nb::object deserialize, nb::object size_of,
                                   nb::object run_task) {
