@@ -6,7 +6,10 @@
 
 #include <malloc.h>
 
+#include <unistd.h>
+
 #include <chrono>
+#include <filesystem>
 #include <thread>
 
 #include "errors.hpp"
@@ -61,7 +64,7 @@ double Seconds(std::chrono::steady_clock::time_point since) {
 }
 
 nb::dict DistributedNativeBenchmark(int64_t leaves, int n_workers, int threads_per_worker,
-                                    double worker_saturation) {
+                                    double worker_saturation, const std::string& transport) {
   nb::dict out;
   double seconds = 0, build_seconds = 0, memory_bytes_per_task = 0;
   size_t tasks = 0, estimate = 0;
@@ -74,6 +77,13 @@ nb::dict DistributedNativeBenchmark(int64_t leaves, int n_workers, int threads_p
       SchedulerServiceOptions so;
       so.secret = secret;
       so.state.worker_saturation = worker_saturation;
+      // Unix sockets: all processes share this host (the issue's "Unix sockets where both
+      // ends share a host").
+      const std::string dir = "/tmp/tegu-bench-" + std::to_string(getpid());
+      if (transport == "unix") {
+        std::filesystem::create_directories(dir);
+        so.address = "unix://" + dir + "/scheduler.sock";
+      }
       // Timed run: submit to result.
       {
         auto scheduler = SchedulerService::Start(so).ValueOrThrow();
@@ -83,6 +93,7 @@ nb::dict DistributedNativeBenchmark(int64_t leaves, int n_workers, int threads_p
           wo.scheduler_address = scheduler->address();
           wo.secret = secret;
           wo.nthreads = threads_per_worker;
+          if (transport == "unix") wo.listen_address = "unix://" + dir + "/worker" + std::to_string(i) + ".sock";
           workers.push_back(WorkerService::Start(wo).ValueOrThrow());
         }
         auto client = ClientCore::Connect(scheduler->address(), secret).ValueOrThrow();
@@ -104,6 +115,11 @@ nb::dict DistributedNativeBenchmark(int64_t leaves, int n_workers, int threads_p
         seconds = Seconds(start);
       }
       // Memory: the same graph held by a scheduler with no workers (every task waits).
+      if (transport == "unix") {
+        std::error_code ignored;
+        std::filesystem::remove_all(dir, ignored);
+        so.address = "tcp://127.0.0.1:0";
+      }
       {
         auto scheduler = SchedulerService::Start(so).ValueOrThrow();
         auto client = ClientCore::Connect(scheduler->address(), secret).ValueOrThrow();
@@ -144,7 +160,7 @@ nb::dict DistributedNativeBenchmark(int64_t leaves, int n_workers, int threads_p
 void BindDistributedBenchmark(nb::module_& m) {
   m.def("_distributed_native_benchmark", &DistributedNativeBenchmark, nb::arg("leaves"),
         nb::arg("n_workers") = 2, nb::arg("threads_per_worker") = 1,
-        nb::arg("worker_saturation") = 1.1);
+        nb::arg("worker_saturation") = 1.1, nb::arg("transport") = "tcp");
 }
 
 }  // namespace tegu::python
