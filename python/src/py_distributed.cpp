@@ -38,6 +38,22 @@ using distributed::TaskOutcome;
 using protocol::Buffer;
 
 // The Python package's hooks (strong references kept for the life of the process).
+// Takes the GIL on a service thread for one call. The thread's Python thread state is created
+// once and kept (AcquireGilForTask), not made and destroyed per call as PyGILState_Ensure does
+// on a thread that has none: that costs CPython a stack mmap/munmap pair each time.
+class ServiceThreadGil {
+ public:
+  ServiceThreadGil() : release_(AcquireGilForTask(/*keep_for_batch=*/false)) {}
+  ~ServiceThreadGil() {
+    if (release_) ReleaseGil();
+  }
+  ServiceThreadGil(const ServiceThreadGil&) = delete;
+  ServiceThreadGil& operator=(const ServiceThreadGil&) = delete;
+
+ private:
+  bool release_;
+};
+
 struct Hooks {
   PyObject* serialize = nullptr;
   PyObject* deserialize = nullptr;
@@ -141,7 +157,7 @@ Payload PayloadFromPython(nb::handle result) {
 // ---- ForeignSerializer hooks (any thread; they take the GIL) --------------------------------
 
 Result<Payload> SerializePython(const Value& value) {
-  nb::gil_scoped_acquire gil;
+  ServiceThreadGil gil;
   if (g_hooks.serialize == nullptr) return Status::TypeError("no Python serializer installed");
   PyObject* r = PyObject_CallOneArg(g_hooks.serialize, PyObjectOf(value));
   if (r == nullptr) {
@@ -158,7 +174,7 @@ Result<Payload> SerializePython(const Value& value) {
 }
 
 Result<Value> DeserializePython(const Payload& payload) {
-  nb::gil_scoped_acquire gil;
+  ServiceThreadGil gil;
   try {
     nb::object obj = CallDeserialize(payload);
     return WrapPy(obj.ptr());
@@ -170,7 +186,7 @@ Result<Value> DeserializePython(const Payload& payload) {
 }
 
 uint64_t SizeOfPython(const Value& value) {
-  nb::gil_scoped_acquire gil;
+  ServiceThreadGil gil;
   if (g_hooks.size_of == nullptr) return 64;
   PyObject* r = PyObject_CallOneArg(g_hooks.size_of, PyObjectOf(value));
   if (r == nullptr) {
@@ -190,7 +206,7 @@ uint64_t SizeOfPython(const Value& value) {
 class PythonTaskRunner final : public distributed::TaskRunner {
  public:
   TaskOutcome Run(const Key& key, const Payload& spec, const std::vector<TaskInput>& inputs) override {
-    nb::gil_scoped_acquire gil;
+    ServiceThreadGil gil;
     TaskOutcome out;
     try {
       if (g_hooks.run_task == nullptr) throw std::runtime_error("no Python task runner installed");

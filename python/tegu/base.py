@@ -18,7 +18,8 @@ _SCHEDULER_ALIASES = {
     "threading": "threads",
     "threaded": "threads",
 }
-_LATER = {"processes", "multiprocessing", "distributed", "dask.distributed"}
+_PROCESSES = {"processes", "multiprocessing"}
+_DISTRIBUTED = {"distributed", "dask.distributed", "tegu.distributed"}
 
 # Diagnostics callbacks (ProgressBar) that are active for every compute call.
 _active_callbacks: set = set()
@@ -29,23 +30,83 @@ def is_dask_collection(obj) -> bool:
     return isinstance(obj, Delayed)
 
 
+def _default_client():
+    """The default tegu.distributed Client, when that module is in use and one is open.
+    None inside a task running on a worker: a compute there runs locally (nested compute)
+    unless it names the distributed scheduler."""
+    import sys
+
+    mod = sys.modules.get("tegu.distributed.client")
+    if mod is None or _tegu.current_task() is not None:
+        return None
+    return mod._current_default()
+
+
 def get_scheduler(scheduler=None) -> str:
-    """The local scheduler name for a compute call: the argument, else the configured one,
-    else 'threads' (Delayed's default in Dask)."""
+    """The scheduler name for a compute call: the argument, else the configured one, else
+    'distributed' while a default tegu.distributed Client is open, else 'threads' (Delayed's
+    default in Dask). Also 'processes' (a temporary LocalCluster of worker processes)."""
     if scheduler is None:
         scheduler = config.get("scheduler", None)
     if scheduler is None:
-        return "threads"
+        return "distributed" if _default_client() is not None else "threads"
     if not isinstance(scheduler, str):
+        if hasattr(scheduler, "_compute_values") or \
+                hasattr(getattr(scheduler, "__self__", None), "_compute_values"):  # a Client, client.get
+            return "distributed"
         raise ValueError(f"scheduler must be a name such as 'threads' or 'sync', got {scheduler!r}")
     name = scheduler.lower()
     if name in _SCHEDULER_ALIASES:
         return _SCHEDULER_ALIASES[name]
-    if name in _LATER:
-        raise NotImplementedError(
-            f"the {scheduler!r} scheduler needs Tegu's distributed runtime, which is not built yet; "
-            "use 'threads' or 'sync'")
-    raise ValueError(f"Expected one of {sorted(_SCHEDULER_ALIASES)}, got scheduler={scheduler!r}")
+    if name in _PROCESSES:
+        return "processes"
+    if name in _DISTRIBUTED:
+        return "distributed"
+    names = sorted(set(_SCHEDULER_ALIASES) | _PROCESSES | _DISTRIBUTED)
+    raise ValueError(f"Expected one of {names}, got scheduler={scheduler!r}")
+
+
+def _client_for(scheduler):
+    """The Client a 'distributed' compute runs on (scheduler= a Client, or the default one)."""
+    if scheduler is not None and hasattr(scheduler, "_compute_values"):
+        return scheduler
+    owner = getattr(scheduler, "__self__", None)  # scheduler=client.get
+    if owner is not None and hasattr(owner, "_compute_values"):
+        return owner
+    client = _default_client()
+    if client is None:
+        raise ValueError("No clients found: start a tegu.distributed.Client to use the "
+                         "distributed scheduler")
+    return client
+
+
+def _run_elsewhere(roots, sched, scheduler, num_workers, persist=False):
+    """Runs Delayed roots on a distributed Client, or on a temporary process cluster."""
+    if sched == "distributed":
+        if scheduler is None:
+            scheduler = config.get("scheduler", None)
+        if _tegu.current_task() is not None and not hasattr(scheduler, "_compute_values") \
+                and not hasattr(getattr(scheduler, "__self__", None), "_compute_values"):
+            # inside a task: the worker's client, and the task leaves the worker's thread pool
+            # while it waits (no deadlock when every thread waits on nested work)
+            from tegu.distributed.worker import get_client, rejoin, secede
+
+            client = get_client()
+            if persist:
+                return client._persist_values(roots)
+            secede()
+            try:
+                return client._compute_values(roots)
+            finally:
+                rejoin()
+        client = _client_for(scheduler)
+        return client._persist_values(roots) if persist else client._compute_values(roots)
+    from tegu.distributed import Client
+
+    n = num_workers or os.cpu_count() or 1
+    with Client(n_workers=n, threads_per_worker=1, processes=True, set_as_default=False) as client:
+        values = client._compute_values(roots)
+    return values
 
 
 def _is_container(obj) -> bool:
@@ -156,7 +217,10 @@ def compute(*args, traverse=True, optimize_graph=True, scheduler=None, get=None,
     roots, slots = _collect(args, traverse)
     if not roots:
         return tuple(args)
-    values = _run(roots, sched, _num_workers(num_workers), optimize_graph)
+    if sched in ("distributed", "processes"):
+        values = _run_elsewhere(roots, sched, scheduler, _num_workers(num_workers))
+    else:
+        values = _run(roots, sched, _num_workers(num_workers), optimize_graph)
     return tuple(arg if slot is None else values[slot] for arg, slot in zip(args, slots))
 
 
@@ -179,7 +243,12 @@ def persist(*args, traverse=True, optimize_graph=True, scheduler=None, num_worke
         if id(d) not in index:
             index[id(d)] = len(roots)
             roots.append(d)
-    values = _run(roots, sched, _num_workers(num_workers), optimize_graph)
+    if sched in ("distributed", "processes"):
+        # As Dask: with a client, persisted values are backed by futures on the cluster.
+        values = _run_elsewhere(roots, sched, scheduler, _num_workers(num_workers),
+                                persist=sched == "distributed")
+    else:
+        values = _run(roots, sched, _num_workers(num_workers), optimize_graph)
     persisted = {id(d): Delayed(d._key, None, (value,), None, (), d._length)
                  for d, value in zip(roots, values)}
     return tuple(_repack(arg, persisted) if traverse or isinstance(arg, Delayed) else arg

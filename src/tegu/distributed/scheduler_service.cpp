@@ -272,9 +272,9 @@ struct SchedulerService::Impl {
       Info("worker " + AddressOf(peer->worker) + " left: " + why.ToString());
       workers.erase(peer->worker);
       worker_by_address.erase(AddressOf(peer->worker));
-      worker_info.erase(peer->worker);
       FailPendingOn(peer->worker);
       Apply(sched::RemoveWorker{peer->worker, sched::RemoveReason::kConnectionLost});
+      worker_info.erase(peer->worker);  // after the actions, which may name its address
     } else if (peer->role == Peer::Role::kClient) {
       clients.erase(peer->client);
       for (auto p = pending.begin(); p != pending.end();) {
@@ -756,7 +756,7 @@ namespace {
 [[maybe_unused]] const bool kSchedulerDefaults = [] {
   (void)config::UpdateDefaults(R"({"distributed": {"scheduler": {
       "worker-saturation": 1.1, "allowed-failures": 2, "worker-ttl": "5 minutes",
-      "work-stealing": true, "bandwidth": 100000000}}})");
+      "work-stealing": true, "bandwidth": 100000000, "queuing-latency": "2ms"}}})");
   return true;
 }();
 
@@ -804,6 +804,12 @@ Result<SchedulerServiceOptions> SchedulerServiceOptions::FromConfig() {
       std::chrono::duration<double>(ttl));
   o.state.work_stealing = config::GetBool("distributed.scheduler.work-stealing", true);
   o.state.bandwidth = config::GetDouble("distributed.scheduler.bandwidth", o.state.bandwidth);
+  const std::string latency_key = "distributed.scheduler.queuing-latency";
+  double latency = config::GetDouble(latency_key, -1);
+  if (latency < 0) {
+    TEGU_ASSIGN_OR_RAISE(latency, ParseSeconds(latency_key, config::GetString(latency_key, "2ms")));
+  }
+  o.state.queuing_latency = latency;
   return o;
 }
 

@@ -33,7 +33,8 @@ struct SchedulerServiceOptions {
   /// The scheduler knobs from tegu.config, under Dask's names: distributed.scheduler.
   /// worker-saturation (a number or "inf"), allowed-failures (deaths a task survives; it fails
   /// with KilledWorker on the next), worker-ttl (seconds, or "300s" / "5 minutes"),
-  /// work-stealing, bandwidth (bytes/s). A malformed value is an Invalid status naming the key.
+  /// work-stealing, bandwidth (bytes/s), and Tegu's queuing-latency (seconds or "2ms"; see
+  /// SchedulerOptions::queuing_latency). A malformed value is an Invalid status naming the key.
   static Result<SchedulerServiceOptions> FromConfig();
 };
 

@@ -39,6 +39,14 @@ struct SchedulerOptions {
   /// Root-task queuing: a worker is sent a root-ish task only while it processes fewer than
   /// max(ceil(nthreads * worker_saturation), 1) tasks. Infinity turns queuing off.
   double worker_saturation = 1.1;
+  /// Latency hiding for tiny root tasks (Tegu's addition to Dask's queuing): once tasks are
+  /// known to take on average less than this many seconds, a worker may hold enough root
+  /// tasks to stay busy for this long — ceil(nthreads * queuing_latency / average duration),
+  /// at most `queuing_latency_max_per_thread` per thread — so that each tiny task does not
+  /// wait for a scheduler round trip. Long tasks (where memory matters) keep the
+  /// worker_saturation limit. 0 turns it off.
+  double queuing_latency = 0.002;
+  uint32_t queuing_latency_max_per_thread = 32;
   /// A task that was processing on this many workers that died fails with KilledWorker. (Dask's
   /// `allowed-failures: 3` fails on the 4th death; the limit here counts the deaths themselves.)
   uint32_t killed_worker_limit = 3;

@@ -274,6 +274,37 @@ TEST(SchedulerStateTest, RootTasksAreQueuedToSaturationSlots) {
   for (int i = 0; i < 100; ++i) EXPECT_EQ(h.state.TaskStateOf(Tup("r", i)), TaskState::kMemory);
 }
 
+TEST(SchedulerStateTest, TinyRootTasksFillMoreSlotsToHideTheRoundTrip) {
+  Harness h;  // queuing_latency 2 ms, at most 32 per thread
+  h.Handle(AddWorker{1, 1, 0});
+  std::vector<TaskSubmission> tasks;
+  std::vector<Key> keys;
+  for (int i = 0; i < 200; ++i) {
+    tasks.push_back(h.Task(Tup("r", i)));
+    keys.push_back(Tup("r", i));
+  }
+  h.Submit(tasks, keys);
+  EXPECT_EQ(h.state.ProcessingCount(1), 2u);  // durations unknown: ceil(1 * 1.1)
+  // A 10 us task: 2 ms of work is 200 tasks, capped at 32 for the one thread.
+  h.Finish(1, Tup("r", 0), 8, 10e-6);
+  EXPECT_EQ(h.state.ProcessingCount(1), 32u);
+  // Long tasks bring the limit back to worker_saturation as the average grows.
+  for (int i = 0; i < 10; ++i) {
+    for (int k = 0; k < 200; ++k) {
+      if (h.state.ProcessingOn(Tup("r", k))) {
+        h.Finish(1, Tup("r", k), 8, 1.0);
+        break;
+      }
+    }
+  }
+  EXPECT_LE(h.state.ProcessingCount(1), 32u);
+  for (int k = 0; k < 200 && h.state.ProcessingCount(1) > 2; ++k) {
+    if (h.state.ProcessingOn(Tup("r", k))) h.Finish(1, Tup("r", k), 8, 1.0);
+  }
+  EXPECT_EQ(h.state.ProcessingCount(1), 2u);
+  EXPECT_TRUE(h.state.TEST_CheckInvariants().ok());
+}
+
 TEST(SchedulerStateTest, RootTasksWaitInTheQueueWithoutWorkers) {
   Harness h;
   std::vector<TaskSubmission> tasks;

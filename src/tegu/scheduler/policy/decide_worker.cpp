@@ -7,6 +7,9 @@
 // max(ceil(nthreads * worker_saturation), 1) tasks processing when it gets one (tasks that
 // seceded, LongRunning, do not count), and the
 // intermediate results of a wide graph do not pile up in memory (Dask "queuing", 2022.11).
+// For tiny tasks (average duration under `queuing_latency`) the limit grows to what keeps a
+// worker busy for that long, capped per thread: a scheduler round trip per task would
+// otherwise dominate, and tiny tasks have tiny results.
 // Which worker: the running one with a free slot and the fewest processing tasks per thread.
 //
 // Other tasks (Dask `decide_worker`, `worker_objective`): the worker with the earliest estimated
@@ -55,7 +58,13 @@ bool SchedulerState::Impl::IsRootish(TaskId t) const {
 
 uint32_t SchedulerState::Impl::QueueSlots(WorkerSlot w) const {
   const internal::WorkerRecord& worker = workers_[w];
-  const double limit = std::max(std::ceil(worker.nthreads * options_.worker_saturation), 1.0);
+  double limit = std::max(std::ceil(worker.nthreads * options_.worker_saturation), 1.0);
+  if (options_.queuing_latency > 0 && duration_known_ && average_duration_ > 0 &&
+      average_duration_ < options_.queuing_latency) {
+    const double busy_for = std::ceil(worker.nthreads * options_.queuing_latency / average_duration_);
+    const double cap = static_cast<double>(worker.nthreads) * options_.queuing_latency_max_per_thread;
+    limit = std::max(limit, std::min(busy_for, cap));
+  }
   const double used = Occupied(w);
   return limit > used ? static_cast<uint32_t>(limit - used) : 0;
 }
