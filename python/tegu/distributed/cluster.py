@@ -130,10 +130,12 @@ class LocalCluster:
             if self.processes:
                 env = dict(os.environ)
                 env["TEGU_SECRET"] = self.secret
-                cmd = [sys.executable, "-m", "tegu.distributed.worker_main", self.scheduler_address,
+                # `tegu worker` (the C++ command line, with the Python task runner installed).
+                cmd = [sys.executable, "-m", "tegu", "worker", self.scheduler_address,
                        "--nthreads", str(self._nthreads), "--memory-limit", str(self._memory_limit),
-                       "--name", name, "--host", self._host]
-                proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL)
+                       "--name", name, "--listen-address", f"tcp://{self._host}:0"]
+                proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.DEVNULL)
                 w = _ProcessWorker(proc, name)
             else:
                 w = _tegu.WorkerService.start(self.scheduler_address, self.secret,
