@@ -36,7 +36,7 @@ def _default_client():
     unless it names the distributed scheduler."""
     import sys
 
-    mod = sys.modules.get("tegu.distributed.client")
+    mod = sys.modules.get("tegu.distributed.registry")
     if mod is None or _tegu.current_task() is not None:
         return None
     return mod._current_default()

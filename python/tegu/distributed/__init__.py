@@ -5,9 +5,12 @@ from tegu.distributed import protocol as _protocol
 
 _protocol.install()
 
-from tegu.distributed.client import (  # noqa: E402
-    ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION, CancelledError, Client, Future, FutureLost,
-    TimeoutError, as_completed, default_client, fire_and_forget, futures_of, wait)
+from tegu.distributed.client import Client  # noqa: E402
+from tegu.distributed.futures import (  # noqa: E402
+    CancelledError, Future, FutureLost, TimeoutError, futures_of)
+from tegu.distributed.registry import default_client  # noqa: E402
+from tegu.distributed.waiting import (  # noqa: E402
+    ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION, as_completed, fire_and_forget, wait)
 from tegu.distributed.cluster import LocalCluster  # noqa: E402
 from tegu.distributed.protocol import KilledWorker, RemoteError, Reschedule  # noqa: E402
 from tegu.distributed.worker import (  # noqa: E402

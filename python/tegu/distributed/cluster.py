@@ -11,7 +11,7 @@ import threading
 import time
 
 from tegu import _tegu
-from tegu.distributed.client import _register_secret
+from tegu.distributed.registry import _register_secret
 
 __all__ = ["LocalCluster", "parse_bytes", "nprocesses_nthreads"]
 

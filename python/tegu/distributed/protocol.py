@@ -89,7 +89,7 @@ def sizeof(obj) -> int:
 def _placeholder_key(obj):
     """The key a Future or Delayed inside task arguments stands for, else None."""
     from tegu.delayed import Delayed
-    from tegu.distributed.client import Future
+    from tegu.distributed.futures import Future
 
     if isinstance(obj, Future):
         return obj.key
@@ -127,7 +127,7 @@ class _ArgsPickler(cloudpickle.Pickler):
 
     def persistent_id(self, obj):
         from tegu.delayed import Delayed
-        from tegu.distributed.client import Future
+        from tegu.distributed.futures import Future
 
         if isinstance(obj, (Future, Delayed, KeyRef)):
             key = obj._key if isinstance(obj, Delayed) else obj.key
@@ -305,7 +305,7 @@ def error_from_frames(error_kind, frames, key=None):
             text = text[len("KilledWorker: "):]
         return KilledWorker(key, None, message=(text[:1].upper() + text[1:]) or None)
     if error_kind in ("missing-dependency", "lost-data"):
-        from tegu.distributed.client import FutureLost
+        from tegu.distributed.futures import FutureLost
 
         return FutureLost(f"{key!r}: {text}")
     if error_kind == "cycle":

@@ -8,7 +8,9 @@ import threading
 import weakref
 
 from tegu import _tegu
-from tegu.distributed.client import Client, _current_default, _register_secret, _local_secrets
+from tegu.distributed.client import Client
+from tegu.distributed.registry import (_current_default, _local_secrets, _register_secret,
+                                       default_client)
 
 __all__ = ["get_worker", "get_client", "secede", "rejoin", "worker_client", "Scheduler", "Worker"]
 
@@ -67,8 +69,6 @@ def get_client(address=None, timeout=None, resolve_address=True):
         if default is not None and default.scheduler_address == address:
             return default
         return Client(address, timeout=timeout or 10)
-    from tegu.distributed.client import default_client
-
     return default_client()
 
 
@@ -153,7 +153,7 @@ class Worker:
             secret = secret or getattr(scheduler_address, "secret", None)
             scheduler_address = scheduler_address.address
         if secret is None:
-            from tegu.distributed.client import _find_secret
+            from tegu.distributed.registry import _find_secret
 
             secret = _find_secret(scheduler_address, None)
         self.scheduler_address = scheduler_address
