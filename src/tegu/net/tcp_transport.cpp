@@ -1,5 +1,7 @@
-// Asio implementation of transport.hpp for TCP and Unix stream sockets.
+// Asio implementation of transport.hpp for TCP and Unix stream sockets, and TLS over TCP.
 #include <asio.hpp>
+#include <asio/ssl.hpp>
+#include <openssl/ssl.h>
 
 #include <atomic>
 #include <deque>
@@ -112,8 +114,13 @@ constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 // Coalescing: messages queued while a write is in flight go out together, up to this size.
 constexpr size_t kMaxBatchBytes = 4 << 20;
 
+using TlsStream = asio::ssl::stream<asio::ip::tcp::socket>;
+template <class Socket>
+constexpr bool kIsTls = std::is_same_v<Socket, TlsStream>;
+
 struct ParsedAddress {
   bool is_unix = false;
+  bool is_tls = false;
   std::string host;
   uint16_t port = 0;
   std::string path;
@@ -127,10 +134,17 @@ Result<ParsedAddress> ParseAddress(const std::string& address) {
     if (out.path.empty()) return Status::Invalid("address '" + address + "' has no socket path");
     return out;
   }
-  std::string rest = address.rfind("tcp://", 0) == 0 ? address.substr(6) : address;
+  std::string rest = address;
+  if (address.rfind("tcp://", 0) == 0) {
+    rest = address.substr(6);
+  } else if (address.rfind("tls://", 0) == 0) {
+    out.is_tls = true;
+    rest = address.substr(6);
+  }
   size_t colon = rest.rfind(':');
   if (colon == std::string::npos) {
-    return Status::Invalid("address '" + address + "' has no port (expected tcp://HOST:PORT)");
+    return Status::Invalid("address '" + address + "' has no port (expected " +
+                           (out.is_tls ? "tls" : "tcp") + "://HOST:PORT)");
   }
   out.host = rest.substr(0, colon);
   if (out.host.size() >= 2 && out.host.front() == '[' && out.host.back() == ']') {
@@ -146,6 +160,81 @@ Result<ParsedAddress> ParseAddress(const std::string& address) {
   return out;
 }
 
+// A TLS 1.2+ context for one side, from `options` (see TlsOptions).
+Result<std::shared_ptr<asio::ssl::context>> MakeTlsContext(const TlsOptions& options,
+                                                           bool server) {
+  auto ctx = std::make_shared<asio::ssl::context>(server ? asio::ssl::context::tls_server
+                                                         : asio::ssl::context::tls_client);
+  asio::error_code ec;
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                       asio::ssl::context::no_tlsv1_1,
+                   ec);
+  if (ec) return Status::Invalid("TLS: cannot set context options: " + ec.message());
+  if (SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION) != 1) {
+    return Status::Invalid("TLS: cannot require TLS 1.2 or newer");
+  }
+  if (server && (options.cert_file.empty() || options.key_file.empty())) {
+    return Status::Invalid("TLS: a listener needs cert_file and key_file");
+  }
+  if (options.cert_file.empty() != options.key_file.empty()) {
+    return Status::Invalid("TLS: cert_file and key_file go together");
+  }
+  if (!options.cert_file.empty()) {
+    ctx->use_certificate_chain_file(options.cert_file, ec);
+    if (ec) {
+      return Status::Invalid("TLS: cannot load certificate '" + options.cert_file +
+                             "': " + ec.message());
+    }
+    ctx->use_private_key_file(options.key_file, asio::ssl::context::pem, ec);
+    if (ec) {
+      return Status::Invalid("TLS: cannot load private key '" + options.key_file +
+                             "': " + ec.message());
+    }
+    if (SSL_CTX_check_private_key(ctx->native_handle()) != 1) {
+      return Status::Invalid("TLS: private key '" + options.key_file +
+                             "' does not match certificate '" + options.cert_file + "'");
+    }
+  }
+  if (!options.ca_file.empty()) {
+    ctx->load_verify_file(options.ca_file, ec);
+    if (ec) {
+      return Status::Invalid("TLS: cannot load CA file '" + options.ca_file + "': " + ec.message());
+    }
+  }
+  asio::ssl::verify_mode mode = asio::ssl::verify_none;
+  if (options.verify_peer) {
+    if (server) {
+      // Mutual TLS when the listener has a CA to check clients against.
+      if (!options.ca_file.empty()) {
+        mode = asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert;
+      }
+    } else {
+      mode = asio::ssl::verify_peer;
+      if (options.ca_file.empty()) {
+        ctx->set_default_verify_paths(ec);
+        if (ec) return Status::Invalid("TLS: cannot load the system CA store: " + ec.message());
+      }
+    }
+  }
+  ctx->set_verify_mode(mode, ec);
+  if (ec) return Status::Invalid("TLS: cannot set the verify mode: " + ec.message());
+  return ctx;
+}
+
+// Which scheme may use which options: TLS options only with (and always with) tls://.
+Status CheckOptions(const std::string& address, const ParsedAddress& parsed,
+                    const TransportOptions& options) {
+  if (parsed.is_tls && !options.tls) {
+    return Status::Invalid("address '" + address + "' needs TLS options (cert, key, CA files)");
+  }
+  if (!parsed.is_tls && options.tls) {
+    return Status::Invalid("TLS options were given for '" + address +
+                           "', which is not a tls:// address");
+  }
+  return Status::OK();
+}
+
 template <class Socket>
 class AsioConnection final : public Connection,
                              public LoopResource,
@@ -153,12 +242,16 @@ class AsioConnection final : public Connection,
  public:
   using HandshakeStep = std::function<void(Message)>;
 
-  AsioConnection(asio::io_context& io, Socket socket, std::string peer)
+  // `tls_context` (TLS only) is the context `socket` was made with, kept alive with it.
+  AsioConnection(asio::io_context& io, Socket socket, std::string peer,
+                 std::shared_ptr<asio::ssl::context> tls_context = nullptr)
       : io_(io), socket_(std::move(socket)), peer_(std::move(peer)),
-        decoder_(WireLimits::Unauthenticated()), handshake_timer_(io) {}
+        tls_context_(std::move(tls_context)), decoder_(WireLimits::Unauthenticated()),
+        handshake_timer_(io), transport_ready_(!kIsTls<Socket>) {}
 
-  // Loop thread: begins reading, with `step` receiving messages until Established().
-  void Start(IoLoop::Impl& loop, HandshakeStep step,
+  // Loop thread: begins reading (after the TLS handshake, for TLS, as `server` or client side),
+  // with `step` receiving messages until Established(). The handshake timeout covers both.
+  void Start(IoLoop::Impl& loop, bool server, HandshakeStep step,
              std::function<void(const Status&)> on_handshake_failure) {
     loop.Register(this->shared_from_this());
     handshake_step_ = std::move(step);
@@ -169,7 +262,23 @@ class AsioConnection final : public Connection,
         self->CloseNow(Status::Invalid("handshake timed out"));
       }
     });
-    ReadSome();
+    if constexpr (kIsTls<Socket>) {
+      socket_.async_handshake(
+          server ? asio::ssl::stream_base::server : asio::ssl::stream_base::client,
+          [self = this->shared_from_this()](const asio::error_code& ec) {
+            if (self->closed_) return;
+            if (ec) {
+              self->CloseNow(Status::Invalid("TLS handshake failed: " + ec.message()));
+              return;
+            }
+            // Messages queued meanwhile (the server's hello) may go out now.
+            self->transport_ready_ = true;
+            if (!self->outbox_.empty() && !self->writing_) self->Flush();
+            self->ReadSome();
+          });
+    } else {
+      ReadSome();
+    }
   }
 
   // Loop thread: the peer is authenticated.
@@ -186,7 +295,7 @@ class AsioConnection final : public Connection,
     asio::post(io_, [self = this->shared_from_this(), m = std::move(message)]() mutable {
       if (self->closed_) return;
       self->outbox_.push_back(std::move(m));
-      if (!self->writing_) self->Flush();
+      if (!self->writing_ && self->transport_ready_) self->Flush();
     });
   }
 
@@ -237,9 +346,10 @@ class AsioConnection final : public Connection,
     closed_ = true;
     open_ = false;
     close_reason_ = why;
+    // The raw socket (under TLS, without a close_notify: the peer sees a truncated stream).
     asio::error_code ignored;
-    socket_.shutdown(asio::socket_base::shutdown_both, ignored);
-    socket_.close(ignored);
+    socket_.lowest_layer().shutdown(asio::socket_base::shutdown_both, ignored);
+    socket_.lowest_layer().close(ignored);
     handshake_timer_.cancel();
     if (!established_ && on_handshake_failure_) {
       auto fail = std::move(on_handshake_failure_);
@@ -263,7 +373,10 @@ class AsioConnection final : public Connection,
         asio::buffer(read_buffer_),
         [self = this->shared_from_this()](const asio::error_code& ec, size_t n) {
           if (ec) {
-            self->CloseNow(ec == asio::error::eof
+            // A TLS peer that closes its socket without a close_notify truncates the stream.
+            bool closed_by_peer = ec == asio::error::eof ||
+                                  ec == asio::ssl::error::stream_truncated;
+            self->CloseNow(closed_by_peer
                                ? Status::Cancelled("connection closed by peer " + self->peer_)
                                : Status::IOError("reading from " + self->peer_ + ": " +
                                                  ec.message()));
@@ -329,6 +442,7 @@ class AsioConnection final : public Connection,
   asio::io_context& io_;
   Socket socket_;
   std::string peer_;
+  std::shared_ptr<asio::ssl::context> tls_context_;
   std::string role_;
   MessageDecoder decoder_;
   asio::steady_timer handshake_timer_;
@@ -343,6 +457,7 @@ class AsioConnection final : public Connection,
   std::vector<std::string> prefixes_;
   std::vector<asio::const_buffer> buffers_;
   bool writing_ = false;
+  bool transport_ready_;  // false until the TLS handshake is done (true without TLS)
   bool closed_ = false;
   bool established_ = false;
   std::atomic<bool> open_{false};
@@ -355,10 +470,13 @@ class AsioListener final : public Listener,
                            public std::enable_shared_from_this<AsioListener<Protocol>> {
  public:
   using Socket = typename Protocol::socket;
+  // With `tls_context` (TCP only), each accepted socket is wrapped in TLS.
   AsioListener(IoLoop::Impl& loop, typename Protocol::acceptor acceptor, std::string address,
-               std::string secret, AcceptHandler on_accept)
+               std::string secret, AcceptHandler on_accept,
+               std::shared_ptr<asio::ssl::context> tls_context = nullptr)
       : loop_(loop), io_(loop.io), acceptor_(std::move(acceptor)), address_(std::move(address)),
-        secret_(std::move(secret)), on_accept_(std::move(on_accept)) {}
+        secret_(std::move(secret)), on_accept_(std::move(on_accept)),
+        tls_context_(std::move(tls_context)) {}
 
   void CloseFromLoop() override {
     asio::error_code ignored;
@@ -380,7 +498,15 @@ class AsioListener final : public Listener,
         asio::error_code ignored;
         socket.set_option(asio::ip::tcp::no_delay(true), ignored);
       }
-      self->Handshake(std::move(socket));
+      std::string peer = self->PeerName(socket);
+      if constexpr (std::is_same_v<Protocol, asio::ip::tcp>) {
+        if (self->tls_context_) {
+          self->Handshake(TlsStream(std::move(socket), *self->tls_context_), std::move(peer));
+          self->AcceptNext();
+          return;
+        }
+      }
+      self->Handshake(std::move(socket), std::move(peer));
       self->AcceptNext();
     });
   }
@@ -403,14 +529,15 @@ class AsioListener final : public Listener,
   }
 
  private:
-  void Handshake(Socket socket) {
-    std::string peer = PeerName(socket);
-    auto conn = std::make_shared<AsioConnection<Socket>>(io_, std::move(socket), peer);
+  template <class Stream>
+  void Handshake(Stream stream, std::string peer) {
+    auto conn = std::make_shared<AsioConnection<Stream>>(io_, std::move(stream), peer,
+                                                         tls_context_);
     auto server = std::make_shared<protocol::ServerHandshake>(secret_);
-    std::weak_ptr<AsioConnection<Socket>> weak = conn;
+    std::weak_ptr<AsioConnection<Stream>> weak = conn;
     auto self = this->shared_from_this();
     conn->Start(
-        loop_,
+        loop_, /*server=*/true,
         [self, weak, server](Message m) {
           auto c = weak.lock();
           if (!c) return;
@@ -432,12 +559,14 @@ class AsioListener final : public Listener,
     conn->Send(server->Hello());
   }
 
-  static std::string PeerName(const Socket& socket) {
+  std::string PeerName(const Socket& socket) const {
     asio::error_code ec;
     auto ep = socket.remote_endpoint(ec);
     if (ec) return "unknown peer";
     if constexpr (std::is_same_v<Protocol, asio::ip::tcp>) {
-      return "tcp://" + ep.address().to_string() + ":" + std::to_string(ep.port());
+      std::string host = ep.address().is_v6() ? "[" + ep.address().to_string() + "]"
+                                              : ep.address().to_string();
+      return (tls_context_ ? "tls://" : "tcp://") + host + ":" + std::to_string(ep.port());
     } else {
       return "unix://" + std::string(ep.path());
     }
@@ -449,6 +578,7 @@ class AsioListener final : public Listener,
   std::string address_;
   std::string secret_;
   AcceptHandler on_accept_;
+  std::shared_ptr<asio::ssl::context> tls_context_;
   std::atomic<uint64_t> accepted_{0};
   std::atomic<uint64_t> refused_{0};
 };
@@ -478,15 +608,18 @@ template <class Socket>
 Result<std::shared_ptr<Connection>> Authenticate(IoLoop::Impl& loop, Socket socket,
                                                  std::string peer, std::string secret,
                                                  std::string role,
-                                                 std::chrono::milliseconds timeout) {
+                                                 std::chrono::milliseconds timeout,
+                                                 std::shared_ptr<asio::ssl::context> tls_context =
+                                                     nullptr) {
   asio::io_context& io = loop.io;
-  auto conn = std::make_shared<AsioConnection<Socket>>(io, std::move(socket), peer);
+  auto conn = std::make_shared<AsioConnection<Socket>>(io, std::move(socket), peer,
+                                                       std::move(tls_context));
   auto client = std::make_shared<protocol::ClientHandshake>(std::move(secret), std::move(role));
   auto result = std::make_shared<std::promise<Status>>();
   std::weak_ptr<AsioConnection<Socket>> weak = conn;
   asio::post(io, [&loop, conn, client, result, weak] {
     conn->Start(
-        loop,
+        loop, /*server=*/false,
         [client, result, weak, step = std::make_shared<int>(0)](Message m) {
           auto c = weak.lock();
           if (!c) return;
@@ -517,8 +650,14 @@ Result<std::shared_ptr<Connection>> Authenticate(IoLoop::Impl& loop, Socket sock
 }  // namespace
 
 Result<std::unique_ptr<Listener>> Listener::Listen(IoLoop& loop, const std::string& address,
-                                                   std::string secret, AcceptHandler on_accept) {
+                                                   std::string secret, AcceptHandler on_accept,
+                                                   const TransportOptions& options) {
   TEGU_ASSIGN_OR_RAISE(ParsedAddress parsed, ParseAddress(address));
+  TEGU_RETURN_NOT_OK(CheckOptions(address, parsed, options));
+  std::shared_ptr<asio::ssl::context> tls_context;
+  if (parsed.is_tls) {
+    TEGU_ASSIGN_OR_RAISE(tls_context, MakeTlsContext(*options.tls, /*server=*/true));
+  }
   asio::io_context& io = loop.impl().io;
   asio::error_code ec;
   std::shared_ptr<Listener> inner;
@@ -548,9 +687,11 @@ Result<std::unique_ptr<Listener>> Listener::Listen(IoLoop& loop, const std::stri
     if (ec) return Status::IOError("cannot listen on " + address + ": " + ec.message());
     uint16_t port = acceptor.local_endpoint().port();
     std::string host = ip.is_v6() ? "[" + ip.to_string() + "]" : ip.to_string();
+    std::string scheme = parsed.is_tls ? "tls://" : "tcp://";
     auto l = std::make_shared<AsioListener<P>>(loop.impl(), std::move(acceptor),
-                                               "tcp://" + host + ":" + std::to_string(port),
-                                               std::move(secret), std::move(on_accept));
+                                               scheme + host + ":" + std::to_string(port),
+                                               std::move(secret), std::move(on_accept),
+                                               std::move(tls_context));
     loop.impl().Register(l);
     asio::post(io, [l] { l->AcceptNext(); });
     inner = l;
@@ -560,8 +701,14 @@ Result<std::unique_ptr<Listener>> Listener::Listen(IoLoop& loop, const std::stri
 
 Result<std::shared_ptr<Connection>> Connect(IoLoop& loop, const std::string& address,
                                             std::string secret, std::string role,
-                                            std::chrono::milliseconds timeout) {
+                                            std::chrono::milliseconds timeout,
+                                            const TransportOptions& options) {
   TEGU_ASSIGN_OR_RAISE(ParsedAddress parsed, ParseAddress(address));
+  TEGU_RETURN_NOT_OK(CheckOptions(address, parsed, options));
+  std::shared_ptr<asio::ssl::context> tls_context;  // before connecting: bad files fail fast
+  if (parsed.is_tls) {
+    TEGU_ASSIGN_OR_RAISE(tls_context, MakeTlsContext(*options.tls, /*server=*/false));
+  }
   asio::io_context& io = loop.impl().io;
   asio::error_code ec;
   if (parsed.is_unix) {
@@ -578,6 +725,11 @@ Result<std::shared_ptr<Connection>> Connect(IoLoop& loop, const std::string& add
   asio::connect(socket, endpoints, ec);
   if (ec) return Status::IOError("cannot connect to " + address + ": " + ec.message());
   socket.set_option(asio::ip::tcp::no_delay(true), ec);
+  if (tls_context) {
+    TlsStream stream(std::move(socket), *tls_context);
+    return Authenticate(loop.impl(), std::move(stream), address, std::move(secret),
+                        std::move(role), timeout, std::move(tls_context));
+  }
   return Authenticate(loop.impl(), std::move(socket), address, std::move(secret), std::move(role),
                       timeout);
 }

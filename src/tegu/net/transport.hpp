@@ -4,6 +4,8 @@
 // malformed frame closes that one connection with a logged reason and nothing else.
 //
 // Addresses: "tcp://HOST:PORT" (port 0 picks a free one) or "unix:///path/to/socket".
+// TLS: "tls://HOST:PORT" with TransportOptions::tls (PEM files) wraps TCP in TLS 1.2+ (mutual when
+// the server has a CA); the secret handshake still runs inside the TLS stream.
 //
 // Lifetime: listeners and connections must not outlive their IoLoop; destroying the loop closes
 // every connection and listener still open.
@@ -15,6 +17,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "tegu/protocol/message.hpp"
@@ -42,6 +45,23 @@ class IoLoop {
 
  private:
   std::unique_ptr<Impl> impl_;
+};
+
+/// TLS for "tls://" addresses; all files are PEM. A listener presents cert/key and, when
+/// `ca_file` is set and `verify_peer`, requires a client certificate signed by that CA (mutual
+/// TLS, as Dask's tls config). A client verifies the server's certificate chain against
+/// `ca_file` (the system store when empty) when `verify_peer`, and presents cert/key when set.
+/// As in Dask, the certificate's host name is not checked: the cluster's CA is the trust root.
+struct TlsOptions {
+  std::string cert_file;
+  std::string key_file;
+  std::string ca_file;
+  bool verify_peer = true;
+};
+
+struct TransportOptions {
+  /// Required for "tls://" addresses, refused for any other scheme.
+  std::optional<TlsOptions> tls;
 };
 
 class Connection {
@@ -73,8 +93,10 @@ class Listener {
   using AcceptHandler = std::function<void(std::shared_ptr<Connection>)>;
   /// Listens on `address`; each peer that completes the handshake is passed to `on_accept` (on
   /// the loop thread). Peers that fail it are logged and dropped.
+  /// A TLS handshake failure (untrusted certificate, a plain-TCP peer) counts as a refusal.
   static Result<std::unique_ptr<Listener>> Listen(IoLoop& loop, const std::string& address,
-                                                  std::string secret, AcceptHandler on_accept);
+                                                  std::string secret, AcceptHandler on_accept,
+                                                  const TransportOptions& options = {});
   virtual ~Listener() = default;
   /// The bound address, with the actual port.
   virtual const std::string& address() const = 0;
@@ -83,10 +105,12 @@ class Listener {
 };
 
 /// Connects and authenticates as `role`. Fails with IOError (unreachable) or Invalid (refused:
-/// wrong secret, version mismatch) naming the address, or when `timeout` passes.
+/// wrong secret, version mismatch, TLS handshake failure) naming the address, or when `timeout`
+/// passes (the TLS handshake included).
 Result<std::shared_ptr<Connection>> Connect(IoLoop& loop, const std::string& address,
                                             std::string secret, std::string role,
                                             std::chrono::milliseconds timeout =
-                                                std::chrono::seconds(10));
+                                                std::chrono::seconds(10),
+                                            const TransportOptions& options = {});
 
 }  // namespace tegu::net
