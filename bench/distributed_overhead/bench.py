@@ -131,20 +131,43 @@ def run_system(name, args, n):
     return results
 
 
+def native_memory(leaves):
+    """The scheduler's memory per task for the native graph, in a child process with
+    MALLOC_ARENA_MAX=1 (mallinfo2 counts the main arena only; this puts every thread there)."""
+    import subprocess
+    code = ("import json; from tegu import _tegu; "
+            f"r = _tegu._distributed_native_benchmark({leaves}, 2, 1, 1.1, 'tcp', 'memory'); "
+            "print(json.dumps(dict(r)))")
+    env = dict(os.environ, MALLOC_ARENA_MAX="1")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def run_native(leaves):
-    """The native graph twice: with Dask's default root-task queuing (worker-saturation 1.1)
-    and with queuing off (worker-saturation inf), both over Unix sockets."""
+    """The native graph twice: with Dask's default root-task queuing (worker-saturation 1.1,
+    plus Tegu's queuing-latency) and with queuing off (worker-saturation inf), both over Unix
+    sockets; then the scheduler's memory per task."""
     from tegu import _tegu
     out = {}
     for name, saturation in (("queuing", 1.1), ("no_queuing", float("inf"))):
         log(f"[tegu native, worker-saturation {saturation}] {tasks_in_tree(leaves)} tasks ...")
         try:
-            r = dict(_tegu._distributed_native_benchmark(leaves, 2, 1, saturation, "unix"))
+            r = dict(_tegu._distributed_native_benchmark(leaves, 2, 1, saturation, "unix", "time"))
             assert r["answer"] == r["expected"], "wrong answer from the native graph"
-            log(f"    {r['us_per_task']:.1f} us/task, scheduler {r['scheduler_bytes_per_task']:.0f} B/task")
+            log(f"    {r['us_per_task']:.1f} us/task")
             out[name] = r
         except Exception as exc:
             out[name] = {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+    log(f"[tegu native] scheduler memory for {tasks_in_tree(leaves)} tasks ...")
+    try:
+        m = native_memory(leaves)
+        log(f"    {m['scheduler_bytes_per_task']:.0f} B/task (state machine estimate "
+            f"{m['state_bytes_per_task']} B/task)")
+        out["memory"] = {"tasks": m["tasks"], "scheduler_bytes_per_task": m["scheduler_bytes_per_task"],
+                         "state_bytes_per_task": m["state_bytes_per_task"]}
+    except Exception as exc:
+        out["memory"] = {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
     return out
 
 
@@ -185,10 +208,14 @@ def main():
                  f">= {r['at_least']:.1f}x" if isinstance(r, dict) else "n/a")
         print(f"{w:<8} " + " | ".join(cells) + f" | Tegu faster by {ratio}")
     for name, e in (native or {}).items():
-        print(f"native ({name}) " + (e["error"] if "error" in e else
-                                    f"{e['us_per_task']:.2f} us/task over {e['tasks']} tasks, "
-                                    f"scheduler memory {e['scheduler_bytes_per_task']:.0f} B/task "
-                                    f"(state machine estimate {e['state_bytes_per_task']} B/task)"))
+        if "error" in e:
+            print(f"native ({name}) {e['error']}")
+        elif name == "memory":
+            print(f"native scheduler memory: {e['scheduler_bytes_per_task']:.0f} B/task over "
+                  f"{e['tasks']} tasks (state machine estimate {e['state_bytes_per_task']} B/task)")
+        else:
+            print(f"native ({name}) {e['us_per_task']:.2f} us/task over {e['tasks']} tasks "
+                  f"(graph construction {e['build_seconds']:.2f} s)")
     report = {
         "benchmark": "distributed_overhead", "n": n, "quick": args.quick,
         "results": results, "ratios": ratios, "native": native,

@@ -64,7 +64,9 @@ double Seconds(std::chrono::steady_clock::time_point since) {
 }
 
 nb::dict DistributedNativeBenchmark(int64_t leaves, int n_workers, int threads_per_worker,
-                                    double worker_saturation, const std::string& transport) {
+                                    double worker_saturation, const std::string& transport,
+                                    const std::string& parts) {
+  const bool timed = parts != "memory", memory = parts != "time";
   nb::dict out;
   double seconds = 0, build_seconds = 0, memory_bytes_per_task = 0;
   size_t tasks = 0, estimate = 0;
@@ -85,7 +87,7 @@ nb::dict DistributedNativeBenchmark(int64_t leaves, int n_workers, int threads_p
         so.address = "unix://" + dir + "/scheduler.sock";
       }
       // Timed run: submit to result.
-      {
+      if (timed) {
         auto scheduler = SchedulerService::Start(so).ValueOrThrow();
         std::vector<std::unique_ptr<WorkerService>> workers;
         for (int i = 0; i < n_workers; ++i) {
@@ -120,24 +122,33 @@ nb::dict DistributedNativeBenchmark(int64_t leaves, int n_workers, int threads_p
         std::filesystem::remove_all(dir, ignored);
         so.address = "tcp://127.0.0.1:0";
       }
-      {
+      // mallinfo2 counts the main arena only: run this part with MALLOC_ARENA_MAX=1 so that
+      // every thread allocates there (bench.py does, in a child process).
+      if (memory) {
         auto scheduler = SchedulerService::Start(so).ValueOrThrow();
         auto client = ClientCore::Connect(scheduler->address(), secret).ValueOrThrow();
         Key final_key;
         std::vector<TaskToSubmit> graph = TreeGraph(leaves, &final_key);
-        malloc_trim(0);
-        size_t before = mallinfo2().uordblks;
         if (Status st = client->UpdateGraph(std::move(graph), {final_key}); !st.ok()) {
           throw StatusError(st);
         }
-        while (scheduler->Snapshot().tasks < tasks) {
+        const size_t expected_tasks = static_cast<size_t>(2 * leaves - 1);
+        while (scheduler->Snapshot().tasks < expected_tasks) {
           std::this_thread::sleep_for(std::chrono::milliseconds(20));
         }
         // Let the transport finish with the message buffers before measuring.
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
-        size_t after = mallinfo2().uordblks;
-        memory_bytes_per_task = static_cast<double>(after - before) / static_cast<double>(tasks);
+        if (!timed) tasks = scheduler->Snapshot().tasks;
+        // The scheduler's share is what destroying it gives back: its tables, the run specs it
+        // keeps, its buffers (the client's graph was freed when it was sent).
+        const size_t with_scheduler = mallinfo2().uordblks;
         estimate = scheduler->BytesPerTask();
+        scheduler.reset();
+        const size_t without_scheduler = mallinfo2().uordblks;
+        memory_bytes_per_task =
+            with_scheduler > without_scheduler
+                ? static_cast<double>(with_scheduler - without_scheduler) / static_cast<double>(tasks)
+                : 0.0;
       }
     } catch (const std::exception& e) {
       error = e.what();
@@ -147,7 +158,7 @@ nb::dict DistributedNativeBenchmark(int64_t leaves, int n_workers, int threads_p
   out["tasks"] = tasks;
   out["seconds"] = seconds;
   out["build_seconds"] = build_seconds;
-  out["us_per_task"] = seconds * 1e6 / static_cast<double>(tasks);
+  out["us_per_task"] = timed ? seconds * 1e6 / static_cast<double>(tasks) : 0.0;
   out["scheduler_bytes_per_task"] = memory_bytes_per_task;
   out["state_bytes_per_task"] = estimate;
   out["answer"] = answer;
@@ -160,7 +171,8 @@ nb::dict DistributedNativeBenchmark(int64_t leaves, int n_workers, int threads_p
 void BindDistributedBenchmark(nb::module_& m) {
   m.def("_distributed_native_benchmark", &DistributedNativeBenchmark, nb::arg("leaves"),
         nb::arg("n_workers") = 2, nb::arg("threads_per_worker") = 1,
-        nb::arg("worker_saturation") = 1.1, nb::arg("transport") = "tcp");
+        nb::arg("worker_saturation") = 1.1, nb::arg("transport") = "tcp",
+        nb::arg("parts") = "both");
 }
 
 }  // namespace tegu::python

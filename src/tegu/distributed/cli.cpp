@@ -179,13 +179,37 @@ uint64_t TotalMemory() {
 unsigned TotalCores() { return std::max(1u, std::thread::hardware_concurrency()); }
 
 std::string CheckAddress(const std::string& s) {
-  if (s.rfind("tcp://", 0) == 0) {
+  if (s.rfind("tcp://", 0) == 0 || s.rfind("tls://", 0) == 0) {
     auto colon = s.rfind(':');
     if (colon < 6 || colon + 1 >= s.size()) return "expected tcp://HOST:PORT, got '" + s + "'";
     return {};
   }
   if (s.rfind("unix://", 0) == 0 && s.size() > 7) return {};
-  return "expected tcp://HOST:PORT or unix:///PATH, got '" + s + "'";
+  return "expected tcp://HOST:PORT, tls://HOST:PORT or unix:///PATH, got '" + s + "'";
+}
+
+// TLS files given on the command line (all three, or none).
+struct TlsArgs {
+  std::string cert, key, ca;
+};
+
+void AddTlsOptions(CLI::App* app, TlsArgs* tls) {
+  auto* cert = app->add_option("--tls-cert", tls->cert, "PEM certificate (tls:// addresses)")
+                   ->check(CLI::ExistingFile);
+  auto* key = app->add_option("--tls-key", tls->key, "PEM private key of --tls-cert")
+                  ->check(CLI::ExistingFile);
+  auto* ca = app->add_option("--tls-ca", tls->ca,
+                             "PEM CA that peers' certificates must be signed by (mutual TLS)")
+                 ->check(CLI::ExistingFile);
+  cert->needs(key)->needs(ca);
+  key->needs(cert);
+  ca->needs(cert);
+}
+
+net::TransportOptions TransportFrom(const TlsArgs& tls) {
+  net::TransportOptions t;
+  if (!tls.cert.empty()) t.tls = net::TlsOptions{tls.cert, tls.key, tls.ca, true};
+  return t;
 }
 
 CLI::Validator AddressValidator() {
@@ -240,6 +264,7 @@ struct SchedulerArgs {
   std::string address;
   std::string secret;
   std::string secret_file;
+  TlsArgs tls;
 };
 
 struct WorkerArgs {
@@ -251,6 +276,7 @@ struct WorkerArgs {
   std::string host;
   std::string secret;
   std::string secret_file;
+  TlsArgs tls;
 };
 
 // A usage error found after parsing: printed like CLI11's, exit code 2.
@@ -264,8 +290,10 @@ int UsageError(std::ostream& err, const std::string& command, const std::string&
 
 int RunScheduler(SchedulerArgs a, std::ostream& out, std::ostream& err) {
   SchedulerServiceOptions options;
+  options.transport = TransportFrom(a.tls);
+  const std::string scheme = options.transport.tls ? "tls://" : "tcp://";
   options.address =
-      a.address.empty() ? "tcp://" + a.host + ":" + std::to_string(a.port) : a.address;
+      a.address.empty() ? scheme + a.host + ":" + std::to_string(a.port) : a.address;
   bool generated = false;
   options.secret = a.secret.empty() ? SecretFromEnvironment() : a.secret;
   if (options.secret.empty()) {
@@ -306,7 +334,12 @@ int RunWorkerCommand(WorkerArgs a, std::ostream& out, std::ostream& err) {
   options.scheduler_address = a.scheduler;
   options.nthreads = a.nthreads;
   options.name = a.name;
-  options.listen_address = a.host.empty() ? a.listen_address : "tcp://" + a.host + ":0";
+  options.transport = TransportFrom(a.tls);
+  const std::string scheme = options.transport.tls ? "tls://" : "tcp://";
+  options.listen_address = a.host.empty() ? a.listen_address : scheme + a.host + ":0";
+  if (options.transport.tls && options.listen_address.rfind("tcp://", 0) == 0) {
+    options.listen_address = "tls://" + options.listen_address.substr(6);  // peers use TLS too
+  }
   Result<uint64_t> limit =
       ParseMemoryLimit(a.memory_limit, a.nthreads, TotalMemory(), TotalCores());
   if (!limit.ok()) return UsageError(err, "worker", "--memory-limit: " + limit.status().message());
@@ -454,6 +487,7 @@ int RunCommandLine(std::vector<std::string> args, std::ostream& out, std::ostrea
                         "The cluster's secret (default: $TEGU_SECRET, else a generated one)");
   scheduler->add_option("--secret-file", sa.secret_file,
                         "Write the secret to this file (mode 0600) for workers and clients");
+  AddTlsOptions(scheduler, &sa.tls);
 
   WorkerArgs wa;
   CLI::App* worker = app.add_subcommand(
@@ -486,6 +520,7 @@ int RunCommandLine(std::vector<std::string> args, std::ostream& out, std::ostrea
                                         "The cluster's secret (default: $TEGU_SECRET)");
   worker->add_option("--secret-file", wa.secret_file, "Read the secret from this file")
       ->excludes(secret_opt);
+  AddTlsOptions(worker, &wa.tls);
 
   if (!args.empty() && !args[0].empty() && args[0][0] != '-' && args[0] != "scheduler" &&
       args[0] != "worker") {

@@ -160,10 +160,11 @@ ClientCore::~ClientCore() {
 
 Result<std::shared_ptr<ClientCore>> ClientCore::Connect(const std::string& address,
                                                        const std::string& secret,
-                                                       std::chrono::milliseconds timeout) {
+                                                       std::chrono::milliseconds timeout,
+                                                       const net::TransportOptions& transport) {
   auto impl = std::make_shared<Impl>();
   impl->address = address;
-  TEGU_ASSIGN_OR_RAISE(impl->conn, net::Connect(*impl->loop, address, secret, "client", timeout));
+  TEGU_ASSIGN_OR_RAISE(impl->conn, net::Connect(*impl->loop, address, secret, "client", timeout, transport));
   std::future<void> welcomed = impl->welcomed.get_future();
   Impl* raw = impl.get();
   impl->loop->Post([raw] {

@@ -17,6 +17,7 @@
 
 #include "tegu/distributed/payload.hpp"
 #include "tegu/key.hpp"
+#include "tegu/net/transport.hpp"
 #include "tegu/result.hpp"
 
 namespace tegu::distributed {
@@ -73,7 +74,8 @@ class ClientCore {
   static Result<std::shared_ptr<ClientCore>> Connect(const std::string& address,
                                                      const std::string& secret,
                                                      std::chrono::milliseconds timeout =
-                                                         std::chrono::seconds(10));
+                                                         std::chrono::seconds(10),
+                                                     const net::TransportOptions& transport = {});
   ~ClientCore();
 
   uint32_t id() const;

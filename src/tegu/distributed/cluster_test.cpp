@@ -1,9 +1,13 @@
-// End-to-end tests of the scheduler, worker and client services over loopback TCP, with native
-// tasks, all in one process.
+// End-to-end tests of the scheduler, worker and client services over loopback TCP (and TLS),
+// with native tasks, all in one process.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <thread>
+
+#include <unistd.h>
 
 #include "tegu/distributed/client_core.hpp"
 #include "tegu/distributed/codec.hpp"
@@ -217,6 +221,74 @@ TEST(Cluster, ASilentWorkerIsRemovedAfterItsTtlAndItsTasksMove) {
   wo.secret = secret;
   auto worker = WorkerService::Start(wo).ValueOrThrow();
   EXPECT_EQ(client->WaitKey(Key("k"), 30s), KeyStatus::kMemory);
+}
+
+}  // namespace
+}  // namespace tegu::distributed
+
+namespace tegu::distributed {
+namespace {
+
+// A CA and one certificate it signed, used by every party of a TLS cluster (mutual TLS).
+std::filesystem::path MakeClusterCertificates() {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("tegu-cluster-tls-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  {
+    std::ofstream ext(dir / "leaf.ext");
+    ext << "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n"
+           "extendedKeyUsage=serverAuth,clientAuth\n";
+  }
+  const std::string key = " -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+  const std::string script =
+      "cd '" + dir.string() + "' && (openssl req -x509" + key +
+      " -keyout ca.key -out ca.pem -days 2 -subj /CN=tegu-ca"
+      " -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign"
+      " && openssl req" + key + " -keyout node.key -out node.csr -subj /CN=node"
+      " && openssl x509 -req -in node.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2"
+      " -extfile leaf.ext -out node.pem) > openssl.log 2>&1";
+  if (std::system(script.c_str()) != 0) return {};
+  return dir;
+}
+
+TEST(Cluster, RunsOverMutualTls) {
+  auto dir = MakeClusterCertificates();
+  ASSERT_FALSE(dir.empty()) << "generating certificates with the openssl command failed";
+  net::TransportOptions tls;
+  tls.tls = net::TlsOptions{(dir / "node.pem").string(), (dir / "node.key").string(),
+                            (dir / "ca.pem").string(), true};
+  const std::string secret = protocol::GenerateSecret();
+  SchedulerServiceOptions so;
+  so.secret = secret;
+  so.address = "tls://127.0.0.1:0";
+  so.transport = tls;
+  auto scheduler = SchedulerService::Start(so).ValueOrThrow();
+  ASSERT_EQ(scheduler->address().rfind("tls://", 0), 0u) << scheduler->address();
+  std::vector<std::unique_ptr<WorkerService>> workers;
+  for (int i = 0; i < 2; ++i) {
+    WorkerServiceOptions wo;
+    wo.scheduler_address = scheduler->address();
+    wo.secret = secret;
+    wo.listen_address = "tls://127.0.0.1:0";
+    wo.transport = tls;
+    workers.push_back(WorkerService::Start(wo).ValueOrThrow());
+  }
+  // A plain-TCP client cannot talk to it; a TLS one can.
+  EXPECT_FALSE(ClientCore::Connect(scheduler->address(), secret, 2s).ok());
+  auto client = ClientCore::Connect(scheduler->address(), secret, 10s, tls).ValueOrThrow();
+  // Pinned leaves on both workers: the reduction moves data between workers over TLS.
+  TaskToSubmit a = Call("a", "tegu.inc", {}, {Arg::Literal(Value::From(int64_t{1}))});
+  a.workers = {workers[0]->address()};
+  TaskToSubmit b = Call("b", "tegu.inc", {}, {Arg::Literal(Value::From(int64_t{2}))});
+  b.workers = {workers[1]->address()};
+  TaskToSubmit c = Call("c", "tegu.add", {Key("a"), Key("b")}, {Arg::Ref(0), Arg::Ref(1)});
+  ASSERT_TRUE(client->UpdateGraph({a, b, c}, {Key("c")}).ok());
+  EXPECT_EQ(GatherInt(*client, Key("c")), 5);
+  client.reset();
+  workers.clear();
+  scheduler.reset();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -829,7 +829,8 @@ Result<std::unique_ptr<SchedulerService>> SchedulerService::Start(SchedulerServi
   TEGU_ASSIGN_OR_RAISE(
       raw->listener,
       net::Listener::Listen(*raw->loop, raw->options.address, raw->options.secret,
-                            [raw](std::shared_ptr<net::Connection> c) { raw->OnAccept(std::move(c)); }));
+                            [raw](std::shared_ptr<net::Connection> c) { raw->OnAccept(std::move(c)); },
+                            raw->options.transport));
   raw->address = raw->listener->address();
   raw->loop->Post([raw] { raw->Apply(sched::AddClient{Impl::kFireAndForget}); });
   raw->ticker = raw->loop->Every(raw->options.tick_interval, [raw] { raw->Apply(sched::Tick{}); });

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "tegu/net/transport.hpp"
 #include "tegu/result.hpp"
 #include "tegu/scheduler/scheduler_state.hpp"
 
@@ -29,6 +30,8 @@ struct SchedulerServiceOptions {
   scheduler::SchedulerOptions state;
   /// How often Tick runs (heartbeat timeouts, work stealing).
   std::chrono::milliseconds tick_interval{100};
+  /// TLS for a "tls://" address (certificate, key, CA; mutual TLS when the CA is set).
+  net::TransportOptions transport;
 
   /// The scheduler knobs from tegu.config, under Dask's names: distributed.scheduler.
   /// worker-saturation (a number or "inf"), allowed-failures (deaths a task survives; it fails

@@ -330,7 +330,7 @@ struct WorkerService::Impl : std::enable_shared_from_this<WorkerService::Impl> {
     // helper thread.
     std::thread([self = shared_from_this(), address] {
       auto conn = net::Connect(*self->loop, address, self->options.secret, "worker",
-                               self->options.connect_timeout);
+                               self->options.connect_timeout, self->options.transport);
       std::weak_ptr<Impl> weak = self;
       self->loop->Post([weak, address, conn = std::move(conn)]() mutable {
         if (auto s = weak.lock()) {
@@ -737,7 +737,8 @@ Result<std::unique_ptr<WorkerService>> WorkerService::Start(WorkerServiceOptions
                                                     [c](const auto& p) { return p.get() == c; });
                                     }
                                   });
-                            }));
+                            },
+                            impl->options.transport));
   impl->address = impl->listener->address();
   ws::WorkerStateOptions state_options;
   state_options.address = impl->address;
@@ -748,7 +749,8 @@ Result<std::unique_ptr<WorkerService>> WorkerService::Start(WorkerServiceOptions
 
   TEGU_ASSIGN_OR_RAISE(impl->scheduler,
                        net::Connect(*impl->loop, impl->options.scheduler_address,
-                                    impl->options.secret, "worker", impl->options.connect_timeout));
+                                    impl->options.secret, "worker", impl->options.connect_timeout,
+                                    impl->options.transport));
   std::future<Status> registered = impl->registered.get_future();
   impl->loop->Post([raw, weak] {
     std::lock_guard<std::mutex> lock(raw->state_mu);

@@ -20,6 +20,7 @@
 #include <string>
 
 #include "tegu/key.hpp"
+#include "tegu/net/transport.hpp"
 #include "tegu/result.hpp"
 
 namespace tegu::distributed {
@@ -36,6 +37,9 @@ struct WorkerServiceOptions {
   uint64_t memory_limit = 0;
   std::chrono::milliseconds heartbeat_interval{1000};
   std::chrono::milliseconds connect_timeout{10000};
+  /// TLS for "tls://" addresses: this worker's listener, and its connections to the scheduler
+  /// and to peers (all of a TLS cluster's addresses are tls://).
+  net::TransportOptions transport;
 };
 
 class WorkerService {
