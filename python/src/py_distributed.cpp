@@ -316,6 +316,14 @@ std::vector<std::pair<Key, Payload>> ItemsArg(nb::handle items) {
   return out;
 }
 
+// TLS files from Python arguments: all empty = no TLS.
+net::TransportOptions TransportArgs(const std::string& cert, const std::string& key,
+                                    const std::string& ca) {
+  net::TransportOptions t;
+  if (!cert.empty() || !key.empty() || !ca.empty()) t.tls = net::TlsOptions{cert, key, ca, true};
+  return t;
+}
+
 std::chrono::milliseconds Millis(double seconds) {
   return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000.0));
 }
@@ -380,7 +388,8 @@ void BindDistributed(nb::module_& m) {
   nb::class_<PyScheduler>(m, "SchedulerService", "The scheduler, running on its own thread.")
       .def_static(
           "start",
-          [](const std::string& address, const std::string& secret, int tick_ms) {
+          [](const std::string& address, const std::string& secret, int tick_ms,
+             const std::string& tls_cert, const std::string& tls_key, const std::string& tls_ca) {
             // The state machine's knobs follow tegu.config (distributed.scheduler.*).
             Result<distributed::SchedulerServiceOptions> from_config =
                 distributed::SchedulerServiceOptions::FromConfig();
@@ -389,6 +398,7 @@ void BindDistributed(nb::module_& m) {
             o.address = address;
             o.secret = secret;
             o.tick_interval = std::chrono::milliseconds(tick_ms);
+            o.transport = TransportArgs(tls_cert, tls_key, tls_ca);
             Result<std::unique_ptr<distributed::SchedulerService>> r = Status::Cancelled("");
             {
               nb::gil_scoped_release release;
@@ -399,7 +409,8 @@ void BindDistributed(nb::module_& m) {
             s->service = r.MoveValueUnsafe();
             return s;
           },
-          nb::arg("address") = "tcp://127.0.0.1:0", nb::arg("secret"), nb::arg("tick_ms") = 100)
+          nb::arg("address") = "tcp://127.0.0.1:0", nb::arg("secret"), nb::arg("tick_ms") = 100,
+          nb::arg("tls_cert") = "", nb::arg("tls_key") = "", nb::arg("tls_ca") = "")
       .def_prop_ro("address", [](PyScheduler& s) { return s.get().address(); })
       .def("close", [](PyScheduler& s) { ReleaseWithoutGil(s.service); })
       .def("wait", [](PyScheduler& s) {
@@ -442,7 +453,8 @@ void BindDistributed(nb::module_& m) {
           "start",
           [](const std::string& scheduler_address, const std::string& secret,
              const std::string& listen_address, const std::string& name, int nthreads,
-             uint64_t memory_limit, int heartbeat_ms) {
+             uint64_t memory_limit, int heartbeat_ms, const std::string& tls_cert,
+             const std::string& tls_key, const std::string& tls_ca) {
             distributed::WorkerServiceOptions o;
             o.scheduler_address = scheduler_address;
             o.secret = secret;
@@ -451,6 +463,7 @@ void BindDistributed(nb::module_& m) {
             o.nthreads = nthreads;
             o.memory_limit = memory_limit;
             o.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);
+            o.transport = TransportArgs(tls_cert, tls_key, tls_ca);
             Result<std::unique_ptr<distributed::WorkerService>> r = Status::Cancelled("");
             {
               nb::gil_scoped_release release;
@@ -463,7 +476,8 @@ void BindDistributed(nb::module_& m) {
           },
           nb::arg("scheduler_address"), nb::arg("secret"),
           nb::arg("listen_address") = "tcp://127.0.0.1:0", nb::arg("name") = "",
-          nb::arg("nthreads") = 1, nb::arg("memory_limit") = 0, nb::arg("heartbeat_ms") = 1000)
+          nb::arg("nthreads") = 1, nb::arg("memory_limit") = 0, nb::arg("heartbeat_ms") = 1000,
+          nb::arg("tls_cert") = "", nb::arg("tls_key") = "", nb::arg("tls_ca") = "")
       .def_prop_ro("address", [](PyWorker& w) { return w.get().address(); })
       .def_prop_ro("scheduler_address", [](PyWorker& w) { return w.get().scheduler_address(); })
       .def_prop_ro("name", [](PyWorker& w) { return w.get().name(); })
@@ -487,18 +501,21 @@ void BindDistributed(nb::module_& m) {
   nb::class_<PyClient>(m, "ClientCore", "A connection of a client to the scheduler.")
       .def_static(
           "connect",
-          [](const std::string& address, const std::string& secret, double timeout_s) {
+          [](const std::string& address, const std::string& secret, double timeout_s,
+             const std::string& tls_cert, const std::string& tls_key, const std::string& tls_ca) {
             Result<std::shared_ptr<ClientCore>> r = Status::Cancelled("");
+            net::TransportOptions transport = TransportArgs(tls_cert, tls_key, tls_ca);
             {
               nb::gil_scoped_release release;
-              r = ClientCore::Connect(address, secret, Millis(timeout_s));
+              r = ClientCore::Connect(address, secret, Millis(timeout_s), transport);
             }
             CheckStatus(r.status());
             auto c = std::make_unique<PyClient>();
             c->core = r.MoveValueUnsafe();
             return c;
           },
-          nb::arg("address"), nb::arg("secret"), nb::arg("timeout_s") = 10.0)
+          nb::arg("address"), nb::arg("secret"), nb::arg("timeout_s") = 10.0,
+          nb::arg("tls_cert") = "", nb::arg("tls_key") = "", nb::arg("tls_ca") = "")
       .def_prop_ro("id", [](PyClient& c) { return c.core->id(); })
       .def_prop_ro("scheduler_address", [](PyClient& c) { return c.core->scheduler_address(); })
       .def("update_graph", [](PyClient& c, nb::handle tasks, nb::handle wanted) {

@@ -13,6 +13,7 @@ from tegu.distributed.waiting import (  # noqa: E402
     ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION, as_completed, fire_and_forget, wait)
 from tegu.distributed.cluster import LocalCluster  # noqa: E402
 from tegu.distributed.protocol import KilledWorker, RemoteError, Reschedule  # noqa: E402
+from tegu.distributed.security import Security  # noqa: E402
 from tegu.distributed.worker import (  # noqa: E402
     Scheduler, Worker, get_client, get_worker, rejoin, secede, worker_client)
 
@@ -20,4 +21,4 @@ __all__ = ["Client", "Future", "LocalCluster", "wait", "as_completed", "fire_and
            "futures_of", "get_client", "get_worker", "secede", "rejoin", "worker_client",
            "Scheduler", "Worker", "KilledWorker", "CancelledError", "TimeoutError", "Reschedule",
            "default_client", "FutureLost", "RemoteError", "ALL_COMPLETED", "FIRST_COMPLETED",
-           "FIRST_EXCEPTION"]
+           "FIRST_EXCEPTION", "Security"]

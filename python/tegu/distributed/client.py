@@ -92,13 +92,14 @@ class Client(_TransferMixin, _GraphMixin):
 
     def __init__(self, address=None, *, secret=None, timeout=10, asynchronous=False,
                  set_as_default=True, name=None, direct_to_workers=None, loop=None,
-                 **cluster_kwargs):
+                 security=None, **cluster_kwargs):
         self.asynchronous = asynchronous
         self.status = "newly-created"
         self.id = name or f"Client-{uuid.uuid4()}"
         self._timeout = timeout
         self._set_as_default = set_as_default
         self._secret = secret
+        self._security = security
         self._address_arg = address
         self._cluster_kwargs = cluster_kwargs
         self.cluster = None
@@ -143,7 +144,8 @@ class Client(_TransferMixin, _GraphMixin):
             address = "tcp://" + address
         try:
             secret = _find_secret(address, secret)
-            self._core = _tegu.ClientCore.connect(address, secret, float(self._timeout))
+            tls = self._security.tls_args() if self._security is not None else {}
+            self._core = _tegu.ClientCore.connect(address, secret, float(self._timeout), **tls)
         except BaseException:
             if self._own_cluster:
                 self.cluster.close()

@@ -116,6 +116,37 @@ def execute_dask_task(arg):
     return arg
 
 
+_REF_TYPES = None
+
+
+def _ref_types():
+    """(Future, Delayed, KeyRef), imported once (tegu.delayed and futures import this module)."""
+    global _REF_TYPES
+    if _REF_TYPES is None:
+        from tegu.delayed import Delayed
+        from tegu.distributed.futures import Future
+        _REF_TYPES = (Future, Delayed, KeyRef)
+    return _REF_TYPES
+
+
+def _persistent_key(pickler, obj):
+    """The persistent id of a Future/Delayed/KeyRef (its key, recorded as a dependency)."""
+    future_t, delayed_t, keyref_t = _ref_types()
+    t = type(obj)
+    if t is delayed_t or isinstance(obj, delayed_t):
+        key = obj._key
+    elif t is future_t or t is keyref_t or isinstance(obj, (future_t, keyref_t)):
+        key = obj.key
+    else:
+        return None
+    hk = (type(key), key)
+    if hk not in pickler._seen:
+        pickler._seen.add(hk)
+        pickler.deps.append(key)
+        pickler.dep_objs.append(obj)
+    return ("k", key)
+
+
 class _ArgsPickler(cloudpickle.Pickler):
     """Pickles task arguments, writing Futures and Delayed values as their keys."""
 
@@ -126,18 +157,32 @@ class _ArgsPickler(cloudpickle.Pickler):
         self._seen = set()
 
     def persistent_id(self, obj):
-        from tegu.delayed import Delayed
-        from tegu.distributed.futures import Future
+        return _persistent_key(self, obj)
 
-        if isinstance(obj, (Future, Delayed, KeyRef)):
-            key = obj._key if isinstance(obj, Delayed) else obj.key
-            hk = (type(key), key)
-            if hk not in self._seen:
-                self._seen.add(hk)
-                self.deps.append(key)
-                self.dep_objs.append(obj)
-            return ("k", key)
-        return None
+
+class _PlainArgsPickler(pickle.Pickler):
+    """The C pickler, for arguments that are plain values and references only (the common
+    Delayed task): no cloudpickle machinery per task."""
+
+    def __init__(self, file):
+        super().__init__(file, protocol=5)
+        self.deps = []
+        self.dep_objs = []
+        self._seen = set()
+
+    def persistent_id(self, obj):
+        return _persistent_key(self, obj)
+
+
+def _plain_refs(args, kwargs):
+    """Whether every argument is an atomic value or a Future/Delayed (no nesting, no kwargs)."""
+    if kwargs:
+        return False
+    ref_types = _ref_types()
+    for a in args:
+        if type(a) not in _ATOMIC and not isinstance(a, ref_types):
+            return False
+    return True
 
 
 def _all_atomic(args, kwargs):
@@ -155,6 +200,11 @@ def dumps_args(args, kwargs):
     """(frames for frames[1:], dependency keys, dependency objects)."""
     if _all_atomic(args, kwargs):
         return [pickle.dumps((args, kwargs or None), protocol=5)], [], []
+    if _plain_refs(args, kwargs):
+        f = io.BytesIO()
+        p = _PlainArgsPickler(f)
+        p.dump((args, None))
+        return [f.getvalue()], p.deps, p.dep_objs
     buffers = []
     f = io.BytesIO()
     p = _ArgsPickler(f, buffers.append)

@@ -15,6 +15,10 @@ using protocol::Buffer;
 
 namespace {
 
+// A task's run spec or a small value is tens of bytes; msgpack's default 8 KiB buffer, kept
+// alive as the frame, would cost 8 KiB per task.
+constexpr size_t kSmallBufferBytes = 64;
+
 ForeignSerializer g_foreign;
 std::shared_mutex g_runners_mu;
 std::unordered_map<std::string, std::shared_ptr<TaskRunner>>& Runners() {
@@ -128,7 +132,7 @@ Value PayloadValue(Payload payload) { return Value::From(std::move(payload)); }
 const Payload* AsPayload(const Value& value) { return value.TryGet<Payload>(); }
 
 Result<Payload> SerializeNative(const Value& value) {
-  msgpack::sbuffer buffer;
+  msgpack::sbuffer buffer(kSmallBufferBytes);
   msgpack::packer<msgpack::sbuffer> pk(buffer);
   TEGU_RETURN_NOT_OK(PackNative(pk, value, 0));
   Payload payload{"native", {}};
@@ -342,7 +346,7 @@ class NativeTaskRunner final : public TaskRunner {
 
 Result<Payload> EncodeNativeCall(const std::string& name, const std::vector<Arg>& args,
                                  const std::vector<Key>& dependencies) {
-  msgpack::sbuffer buffer;
+  msgpack::sbuffer buffer(kSmallBufferBytes);
   msgpack::packer<msgpack::sbuffer> pk(buffer);
   pk.pack_array(2);
   if (name.empty()) {
