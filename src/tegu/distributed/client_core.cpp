@@ -190,8 +190,8 @@ Status ClientCore::UpdateGraph(std::vector<TaskToSubmit> tasks, std::vector<Key>
   w.Op("update-graph", 2).Array(static_cast<uint32_t>(tasks.size()));
   for (TaskToSubmit& t : tasks) {
     w.Array(8).WriteKey(t.key).Keys(t.dependencies).Int(t.priority).UInt(t.retries);
-    w.Strs(t.workers).Bool(t.allow_other_workers).Str(t.spec.kind).UInt(t.spec.frames.size());
-    for (Buffer& b : t.spec.frames) w.Frame(std::move(b));
+    w.Strs(t.workers).Bool(t.allow_other_workers);
+    WritePayload(w, std::move(t.spec));
   }
   w.Keys(wanted);
   impl_->conn->Send(w.Finish());
@@ -260,13 +260,6 @@ void ClientCore::EnableEvents(bool enabled) {
   impl_->events_enabled = enabled;
 }
 
-namespace {
-Payload ReadPayload(FieldReader& item) {
-  std::string kind = item.Str();
-  uint64_t nframes = item.UInt();
-  return Payload{std::move(kind), item.Frames(nframes)};
-}
-}  // namespace
 
 Result<GatherResult> ClientCore::Gather(std::vector<Key> keys) {
   return impl_->Request<GatherResult>(
@@ -294,8 +287,8 @@ Result<std::vector<Key>> ClientCore::Scatter(std::vector<std::pair<Key, Payload>
       [&](OpWriter& w, uint64_t id) {
         w.Op("scatter", 4).UInt(id).Array(static_cast<uint32_t>(values.size()));
         for (auto& [key, payload] : values) {
-          w.Array(3).WriteKey(key).Str(payload.kind).UInt(payload.frames.size());
-          for (Buffer& b : payload.frames) w.Frame(std::move(b));
+          w.Array(3).WriteKey(key);
+          WritePayload(w, std::move(payload));
         }
         w.Bool(broadcast).Strs(workers);
       },
@@ -305,8 +298,8 @@ Result<std::vector<Key>> ClientCore::Scatter(std::vector<std::pair<Key, Payload>
 Result<std::vector<RunResult>> ClientCore::Run(Payload function, std::vector<std::string> workers) {
   return impl_->Request<std::vector<RunResult>>(
       [&](OpWriter& w, uint64_t id) {
-        w.Op("run", 4).UInt(id).Str(function.kind).UInt(function.frames.size());
-        for (Buffer& b : function.frames) w.Frame(std::move(b));
+        w.Op("run", 4).UInt(id);
+        WritePayload(w, std::move(function));
         w.Strs(workers);
       },
       [](FieldReader& f) -> Result<std::vector<RunResult>> {

@@ -7,6 +7,7 @@
 #include <shared_mutex>
 #include <unordered_map>
 
+#include "tegu/distributed/codec.hpp"
 #include "tegu/native.hpp"
 
 namespace tegu::distributed {
@@ -125,6 +126,17 @@ Result<msgpack::object_handle> UnpackFrame(const Buffer& frame, const char* what
 }
 
 }  // namespace
+
+void WritePayload(OpWriter& writer, Payload payload) {
+  writer.Str(payload.kind).UInt(payload.frames.size());
+  for (Buffer& frame : payload.frames) writer.Frame(std::move(frame));
+}
+
+Payload ReadPayload(FieldReader& reader) {
+  std::string kind = reader.Str();
+  const uint64_t nframes = reader.UInt();
+  return Payload{std::move(kind), reader.Frames(nframes)};
+}
 
 void SetForeignSerializer(ForeignSerializer serializer) { g_foreign = serializer; }
 

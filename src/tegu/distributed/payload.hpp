@@ -29,6 +29,9 @@
 
 namespace tegu::distributed {
 
+class FieldReader;
+class OpWriter;
+
 struct Payload {
   std::string kind;
   std::vector<protocol::Buffer> frames;
@@ -39,6 +42,12 @@ struct Payload {
     return n;
   }
 };
+
+/// Writes `payload` into the op being written as two fields, its kind and its frame count, and
+/// appends its frames to the message (docs/protocol.md, "payload").
+void WritePayload(OpWriter& writer, Payload payload);
+/// Reads what WritePayload wrote. A missing field or frame is recorded in `reader`'s status.
+Payload ReadPayload(FieldReader& reader);
 
 /// A foreign runtime's serializer (the Python front end installs pickle).
 struct ForeignSerializer {

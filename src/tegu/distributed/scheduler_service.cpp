@@ -157,12 +157,7 @@ struct SchedulerService::Impl {
       for (WorkerId h : d.who_has) w.Str(AddressOf(h));
       w.UInt(d.nbytes);
     }
-    if (spec) {
-      w.Str(spec->kind).UInt(spec->frames.size());
-      for (const Buffer& f : spec->frames) w.Frame(f);
-    } else {
-      w.Str("").UInt(0);
-    }
+    WritePayload(w, spec ? *spec : Payload{});  // no run spec: kind ""
   }
   void Do(sched::FreeKeysOnWorker& a) {
     if (Peer* peer = WorkerPeer(a.worker)) Out(peer).Op("free-keys", 1).Keys(a.keys);
@@ -498,13 +493,11 @@ struct SchedulerService::Impl {
         s.workers.push_back(w == worker_by_address.end() ? UINT32_MAX : w->second);
       }
       s.allow_other_workers = t.Bool();
-      std::string kind = t.Str();
-      uint64_t nframes = t.UInt();
-      std::vector<Buffer> frames = t.Frames(nframes);
+      Payload spec = ReadPayload(t);
       if (!f.ok()) break;
-      if (!kind.empty()) {
+      if (!spec.kind.empty()) {
         s.run_spec = next_handle++;
-        run_specs.emplace(s.run_spec, Payload{std::move(kind), std::move(frames)});
+        run_specs.emplace(s.run_spec, std::move(spec));
       }
       e.tasks.push_back(std::move(s));
     }
@@ -551,13 +544,11 @@ struct SchedulerService::Impl {
     while (f.ok() && items.remaining() > 0) {
       FieldReader item = items.Array();
       Key key = item.ReadKey();
-      std::string kind = item.Str();
-      uint64_t nframes = item.UInt();
-      std::vector<Buffer> frames = item.Frames(nframes);
-      if (kind.empty()) {
+      Payload value = ReadPayload(item);
+      if (value.kind.empty()) {  // the worker does not have it
         missing.push_back(std::move(key));
       } else {
-        got.emplace_back(std::move(key), Payload{std::move(kind), std::move(frames)});
+        got.emplace_back(std::move(key), std::move(value));
       }
     }
     TEGU_RETURN_NOT_OK(f.status());
@@ -578,9 +569,7 @@ struct SchedulerService::Impl {
     while (f.ok() && items.remaining() > 0) {
       FieldReader item = items.Array();
       Key key = item.ReadKey();
-      std::string kind = item.Str();
-      uint64_t nframes = item.UInt();
-      values.emplace_back(std::move(key), Payload{std::move(kind), item.Frames(nframes)});
+      values.emplace_back(std::move(key), ReadPayload(item));
     }
     bool broadcast = f.Bool();
     std::vector<std::string> targets = f.Strs();
@@ -620,8 +609,8 @@ struct SchedulerService::Impl {
       out.Op("update-data", 2).UInt(id).Array(static_cast<uint32_t>(idx.size()));
       for (size_t i : idx) {
         const Payload& payload = values[i].second;
-        out.Array(3).WriteKey(values[i].first).Str(payload.kind).UInt(payload.frames.size());
-        for (const Buffer& b : payload.frames) out.Frame(b);
+        out.Array(3).WriteKey(values[i].first);
+        WritePayload(out, payload);
       }
     }
     return Status::OK();
@@ -647,9 +636,7 @@ struct SchedulerService::Impl {
 
   Status OnRun(Peer* peer, FieldReader& f) {
     uint64_t request = f.UInt();
-    std::string kind = f.Str();
-    uint64_t nframes = f.UInt();
-    std::vector<Buffer> frames = f.Frames(nframes);
+    Payload function = ReadPayload(f);
     std::vector<std::string> targets = f.Strs();
     TEGU_RETURN_NOT_OK(f.status());
     uint64_t id = next_request++;
@@ -670,8 +657,8 @@ struct SchedulerService::Impl {
     for (WorkerId w : chosen) {
       p.waiting_on.insert(w);
       OpWriter& out = Out(workers[w]);
-      out.Op("run", 3).UInt(id).Str(kind).UInt(frames.size());
-      for (const Buffer& b : frames) out.Frame(b);
+      out.Op("run", 3).UInt(id);
+      WritePayload(out, function);
     }
     MaybeFinish(id);
     return Status::OK();
@@ -680,13 +667,11 @@ struct SchedulerService::Impl {
   Status OnRunResult(WorkerId w, FieldReader& f) {
     uint64_t id = f.UInt();
     bool ok = f.Bool();
-    std::string kind = f.Str();
-    uint64_t nframes = f.UInt();
-    std::vector<Buffer> frames = f.Frames(nframes);
+    Payload result = ReadPayload(f);
     TEGU_RETURN_NOT_OK(f.status());
     auto it = pending.find(id);
     if (it == pending.end()) return Status::OK();
-    it->second.run_results.push_back({AddressOf(w), ok, Payload{std::move(kind), std::move(frames)}});
+    it->second.run_results.push_back({AddressOf(w), ok, std::move(result)});
     it->second.waiting_on.erase(w);
     MaybeFinish(id);
     return Status::OK();
@@ -712,8 +697,8 @@ struct SchedulerService::Impl {
       case PendingRequest::Kind::kGather: {
         w.Op("gather-reply", 3).UInt(p.client_request).Array(static_cast<uint32_t>(p.values.size()));
         for (auto& [key, payload] : p.values) {
-          w.Array(3).WriteKey(key).Str(payload.kind).UInt(payload.frames.size());
-          for (Buffer& b : payload.frames) w.Frame(std::move(b));
+          w.Array(3).WriteKey(key);
+          WritePayload(w, std::move(payload));
         }
         w.Keys(p.missing);
         break;
@@ -731,8 +716,8 @@ struct SchedulerService::Impl {
       case PendingRequest::Kind::kRun: {
         w.Op("run-reply", 2).UInt(p.client_request).Array(static_cast<uint32_t>(p.run_results.size()));
         for (auto& r : p.run_results) {
-          w.Array(4).Str(r.address).Bool(r.ok).Str(r.payload.kind).UInt(r.payload.frames.size());
-          for (Buffer& b : r.payload.frames) w.Frame(std::move(b));
+          w.Array(4).Str(r.address).Bool(r.ok);
+          WritePayload(w, std::move(r.payload));
         }
         break;
       }

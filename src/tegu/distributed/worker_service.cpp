@@ -400,10 +400,8 @@ struct WorkerService::Impl : std::enable_shared_from_this<WorkerService::Impl> {
       while (f.ok() && items.remaining() > 0) {
         FieldReader item = items.Array();
         Key key = item.ReadKey();
-        std::string kind = item.Str();
-        uint64_t nframes = item.UInt();
-        std::vector<Buffer> frames = item.Frames(nframes);
-        if (!kind.empty()) got.emplace_back(std::move(key), Payload{std::move(kind), std::move(frames)});
+        Payload value = ReadPayload(item);
+        if (!value.kind.empty()) got.emplace_back(std::move(key), std::move(value));
       }
       auto g = gathers.find(id);
       if (g == gathers.end()) continue;
@@ -443,12 +441,8 @@ struct WorkerService::Impl : std::enable_shared_from_this<WorkerService::Impl> {
         }
         if (it->second.payload) payload = &*it->second.payload;
       }
-      if (payload) {
-        reply->Array(3).WriteKey(k).Str(payload->kind).UInt(payload->frames.size());
-        for (const Buffer& b : payload->frames) reply->Frame(b);
-      } else {
-        reply->Array(3).WriteKey(k).Str("").UInt(0);
-      }
+      reply->Array(3).WriteKey(k);
+      WritePayload(*reply, payload ? *payload : Payload{});  // kind "": not here
     }
     (void)conn;
   }
@@ -517,11 +511,8 @@ struct WorkerService::Impl : std::enable_shared_from_this<WorkerService::Impl> {
         entry.dependencies.push_back(dep.key);
         ev.dependencies.push_back(std::move(dep));
       }
-      std::string kind = f.Str();
-      uint64_t nframes = f.UInt();
-      std::vector<Buffer> frames = f.Frames(nframes);
+      entry.spec = std::make_shared<const Payload>(ReadPayload(f));
       if (!f.ok()) return;
-      entry.spec = std::make_shared<const Payload>(Payload{std::move(kind), std::move(frames)});
       specs[ev.key] = std::move(entry);
       Apply(ev);
     } else if (op == "free-keys") {
@@ -546,9 +537,7 @@ struct WorkerService::Impl : std::enable_shared_from_this<WorkerService::Impl> {
       while (f.ok() && items.remaining() > 0) {
         FieldReader item = items.Array();
         Key key = item.ReadKey();
-        std::string kind = item.Str();
-        uint64_t nframes = item.UInt();
-        Payload payload{std::move(kind), item.Frames(nframes)};
+        Payload payload = ReadPayload(item);
         if (!f.ok()) return;
         uint64_t nbytes = payload.byte_size();
         if (!state->InMemory(key)) store[key] = Stored{PayloadValue(payload), payload};
@@ -562,9 +551,7 @@ struct WorkerService::Impl : std::enable_shared_from_this<WorkerService::Impl> {
       for (const auto& kn : ev.data) w.Array(2).WriteKey(kn.key).UInt(kn.nbytes);
     } else if (op == "run") {
       uint64_t id = f.UInt();
-      std::string kind = f.Str();
-      uint64_t nframes = f.UInt();
-      Payload spec{std::move(kind), f.Frames(nframes)};
+      Payload spec = ReadPayload(f);
       if (!f.ok()) return;
       RunFunction(id, std::move(spec));
     } else if (op == "registered") {
@@ -615,8 +602,8 @@ struct WorkerService::Impl : std::enable_shared_from_this<WorkerService::Impl> {
         if (!s2) return;
         std::lock_guard<std::mutex> lock(s2->state_mu);
         OpWriter& w = s2->Out();
-        w.Op("run-result", 4).UInt(id).Bool(ok).Str(result.kind).UInt(result.frames.size());
-        for (Buffer& b : result.frames) w.Frame(std::move(b));
+        w.Op("run-result", 4).UInt(id).Bool(ok);
+        WritePayload(w, std::move(result));
       });
       s.reset();
     }).detach();
