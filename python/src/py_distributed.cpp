@@ -12,6 +12,7 @@
 #include <nanobind/stl/vector.h>
 
 #include <chrono>
+#include <type_traits>
 
 #include "errors.hpp"
 #include "py_task.hpp"
@@ -246,8 +247,8 @@ class PythonTaskRunner final : public distributed::TaskRunner {
 // ---- service holders --------------------------------------------------------------------------
 
 // Drops a service with the GIL released: its threads may need the GIL to finish.
-template <class T>
-void ReleaseWithoutGil(std::unique_ptr<T>& service) {
+template <class Pointer>
+void ReleaseWithoutGil(Pointer& service) {
   if (!service) return;
   if (PyGILState_Check()) {
     nb::gil_scoped_release release;
@@ -277,15 +278,7 @@ struct PyWorker {
 
 struct PyClient {
   std::shared_ptr<ClientCore> core;
-  ~PyClient() {
-    if (!core) return;
-    if (PyGILState_Check()) {
-      nb::gil_scoped_release release;
-      core.reset();
-    } else {
-      core.reset();
-    }
-  }
+  ~PyClient() { ReleaseWithoutGil(core); }
 };
 
 const char* KeyStatusName(KeyStatus s) {
@@ -324,6 +317,22 @@ net::TransportOptions TransportArgs(const std::string& cert, const std::string& 
   return t;
 }
 
+// Runs `call` (a Result- or Status-returning call into the services) with the GIL released —
+// it may wait on a service thread that needs the GIL — and raises its error in Python.
+template <class F>
+auto CallWithoutGil(F&& call) {
+  auto result = [&] {
+    nb::gil_scoped_release release;
+    return call();
+  }();
+  if constexpr (std::is_same_v<decltype(result), Status>) {
+    CheckStatus(result);
+  } else {
+    CheckStatus(result.status());
+    return result.MoveValueUnsafe();
+  }
+}
+
 std::chrono::milliseconds Millis(double seconds) {
   return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000.0));
 }
@@ -357,20 +366,10 @@ void BindDistributed(nb::module_& m) {
   });
 
   m.def("secede", [] {
-    Status st;
-    {
-      nb::gil_scoped_release release;
-      st = distributed::Secede();
-    }
-    CheckStatus(st);
+    CallWithoutGil([&] { return distributed::Secede(); });
   });
   m.def("rejoin", [] {
-    Status st;
-    {
-      nb::gil_scoped_release release;
-      st = distributed::Rejoin();
-    }
-    CheckStatus(st);
+    CallWithoutGil([&] { return distributed::Rejoin(); });
   });
   m.def("current_task", []() -> nb::object {
     auto t = distributed::CurrentTask();
@@ -399,14 +398,9 @@ void BindDistributed(nb::module_& m) {
             o.secret = secret;
             o.tick_interval = std::chrono::milliseconds(tick_ms);
             o.transport = TransportArgs(tls_cert, tls_key, tls_ca);
-            Result<std::unique_ptr<distributed::SchedulerService>> r = Status::Cancelled("");
-            {
-              nb::gil_scoped_release release;
-              r = distributed::SchedulerService::Start(o);
-            }
-            CheckStatus(r.status());
+            auto value = CallWithoutGil([&] { return distributed::SchedulerService::Start(o); });
             auto s = std::make_unique<PyScheduler>();
-            s->service = r.MoveValueUnsafe();
+            s->service = std::move(value);
             return s;
           },
           nb::arg("address") = "tcp://127.0.0.1:0", nb::arg("secret"), nb::arg("tick_ms") = 100,
@@ -464,14 +458,9 @@ void BindDistributed(nb::module_& m) {
             o.memory_limit = memory_limit;
             o.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);
             o.transport = TransportArgs(tls_cert, tls_key, tls_ca);
-            Result<std::unique_ptr<distributed::WorkerService>> r = Status::Cancelled("");
-            {
-              nb::gil_scoped_release release;
-              r = distributed::WorkerService::Start(o);
-            }
-            CheckStatus(r.status());
+            auto value = CallWithoutGil([&] { return distributed::WorkerService::Start(o); });
             auto w = std::make_unique<PyWorker>();
-            w->service = r.MoveValueUnsafe();
+            w->service = std::move(value);
             return w;
           },
           nb::arg("scheduler_address"), nb::arg("secret"),
@@ -503,15 +492,11 @@ void BindDistributed(nb::module_& m) {
           "connect",
           [](const std::string& address, const std::string& secret, double timeout_s,
              const std::string& tls_cert, const std::string& tls_key, const std::string& tls_ca) {
-            Result<std::shared_ptr<ClientCore>> r = Status::Cancelled("");
             net::TransportOptions transport = TransportArgs(tls_cert, tls_key, tls_ca);
-            {
-              nb::gil_scoped_release release;
-              r = ClientCore::Connect(address, secret, Millis(timeout_s), transport);
-            }
-            CheckStatus(r.status());
+            auto value = CallWithoutGil(
+                [&] { return ClientCore::Connect(address, secret, Millis(timeout_s), transport); });
             auto c = std::make_unique<PyClient>();
-            c->core = r.MoveValueUnsafe();
+            c->core = std::move(value);
             return c;
           },
           nb::arg("address"), nb::arg("secret"), nb::arg("timeout_s") = 10.0,
@@ -539,12 +524,7 @@ void BindDistributed(nb::module_& m) {
           out.push_back(std::move(s));
         }
         std::vector<Key> w = KeysArg(wanted);
-        Status st;
-        {
-          nb::gil_scoped_release release;
-          st = c.core->UpdateGraph(std::move(out), std::move(w));
-        }
-        CheckStatus(st);
+        CallWithoutGil([&] { return c.core->UpdateGraph(std::move(out), std::move(w)); });
       })
       .def("release_keys", [](PyClient& c, nb::handle keys) {
         std::vector<Key> ks = KeysArg(keys);
@@ -553,12 +533,7 @@ void BindDistributed(nb::module_& m) {
       })
       .def("fire_and_forget", [](PyClient& c, nb::handle keys) {
         std::vector<Key> ks = KeysArg(keys);
-        Status st;
-        {
-          nb::gil_scoped_release release;
-          st = c.core->FireAndForget(std::move(ks));
-        }
-        CheckStatus(st);
+        CallWithoutGil([&] { return c.core->FireAndForget(std::move(ks)); });
       })
       .def("status_of", [](PyClient& c, nb::handle key) {
         return KeyStatusName(c.core->StatusOf(KeyArg(key)));
@@ -595,69 +570,45 @@ void BindDistributed(nb::module_& m) {
       })
       .def("gather", [](PyClient& c, nb::handle keys) {
         std::vector<Key> ks = KeysArg(keys);
-        Result<distributed::GatherResult> r = Status::Cancelled("");
-        {
-          nb::gil_scoped_release release;
-          r = c.core->Gather(std::move(ks));
-        }
-        CheckStatus(r.status());
+        auto gathered = CallWithoutGil([&] { return c.core->Gather(std::move(ks)); });
         nb::list values;
-        for (const auto& [key, payload] : r.ValueUnsafe().values) {
+        for (const auto& [key, payload] : gathered.values) {
           values.append(nb::make_tuple(KeyObject(key), payload.kind, FramesToPython(payload.frames)));
         }
-        return nb::make_tuple(values, KeysObject(r.ValueUnsafe().missing));
+        return nb::make_tuple(values, KeysObject(gathered.missing));
       })
       .def("scatter", [](PyClient& c, nb::handle items, bool broadcast,
                          std::vector<std::string> workers) {
         auto values = ItemsArg(items);
-        Result<std::vector<Key>> r = Status::Cancelled("");
-        {
-          nb::gil_scoped_release release;
-          r = c.core->Scatter(std::move(values), broadcast, std::move(workers));
-        }
-        CheckStatus(r.status());
-        return KeysObject(r.ValueUnsafe());
+        auto value = CallWithoutGil(
+            [&] { return c.core->Scatter(std::move(values), broadcast, std::move(workers)); });
+        return KeysObject(value);
       })
       .def("run", [](PyClient& c, const std::string& kind, nb::handle frames,
                      std::vector<std::string> workers) {
         Payload fn{kind, FramesFromPython(frames)};
-        Result<std::vector<distributed::RunResult>> r = Status::Cancelled("");
-        {
-          nb::gil_scoped_release release;
-          r = c.core->Run(std::move(fn), std::move(workers));
-        }
-        CheckStatus(r.status());
+        auto value = CallWithoutGil([&] { return c.core->Run(std::move(fn), std::move(workers)); });
         nb::list out;
-        for (const auto& rr : r.ValueUnsafe()) {
+        for (const auto& rr : value) {
           out.append(nb::make_tuple(rr.worker, rr.ok, rr.payload.kind, FramesToPython(rr.payload.frames)));
         }
         return out;
       })
       .def("who_has", [](PyClient& c, nb::handle keys) {
         std::vector<Key> ks = KeysArg(keys);
-        Result<std::vector<std::pair<Key, std::vector<std::string>>>> r = Status::Cancelled("");
-        {
-          nb::gil_scoped_release release;
-          r = c.core->WhoHas(std::move(ks));
-        }
-        CheckStatus(r.status());
+        auto value = CallWithoutGil([&] { return c.core->WhoHas(std::move(ks)); });
         nb::list out;
-        for (const auto& [k, holders] : r.ValueUnsafe()) {
+        for (const auto& [k, holders] : value) {
           out.append(nb::make_tuple(KeyObject(k), nb::cast(holders)));
         }
         return out;
       })
       .def("info", [](PyClient& c, bool with_keys) {
-        Result<distributed::ClusterInfo> r = Status::Cancelled("");
-        {
-          nb::gil_scoped_release release;
-          r = c.core->Info(with_keys);
-        }
-        CheckStatus(r.status());
+        auto value = CallWithoutGil([&] { return c.core->Info(with_keys); });
         nb::dict d;
-        d["address"] = r.ValueUnsafe().scheduler_address;
+        d["address"] = value.scheduler_address;
         nb::list workers;
-        for (const auto& w : r.ValueUnsafe().workers) {
+        for (const auto& w : value.workers) {
           nb::dict wd;
           wd["address"] = w.address;
           wd["name"] = w.name;
@@ -672,13 +623,8 @@ void BindDistributed(nb::module_& m) {
       }, nb::arg("with_keys") = false)
       .def("task_states", [](PyClient& c, nb::handle keys) {
         std::vector<Key> ks = KeysArg(keys);
-        Result<std::vector<std::string>> r = Status::Cancelled("");
-        {
-          nb::gil_scoped_release release;
-          r = c.core->TaskStates(std::move(ks));
-        }
-        CheckStatus(r.status());
-        return r.MoveValueUnsafe();
+        auto value = CallWithoutGil([&] { return c.core->TaskStates(std::move(ks)); });
+        return std::move(value);
       })
       .def("shutdown_scheduler", [](PyClient& c) { CheckStatus(c.core->ShutdownScheduler()); })
       .def("close", [](PyClient& c) {
