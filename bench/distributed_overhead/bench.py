@@ -18,10 +18,11 @@ import argparse
 import json
 import os
 import platform
-import signal
 import sys
 import time
-from contextlib import contextmanager
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from harness import OverBudget, log, time_budget  # noqa: E402  (bench/harness.py)
 
 
 def inc(x):
@@ -30,27 +31,6 @@ def inc(x):
 
 def add(x, y):
     return x + y
-
-
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
-
-
-class OverBudget(BaseException):
-    pass
-
-
-@contextmanager
-def time_budget(seconds):
-    def on_alarm(signum, frame):
-        raise OverBudget()
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def tree(delayed, n_leaves):

@@ -18,11 +18,12 @@ import importlib
 import json
 import os
 import platform
-import signal
 import sys
 import time
 from collections import namedtuple
-from contextlib import contextmanager
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from harness import OverBudget, log, time_budget  # noqa: E402  (bench/harness.py)
 
 SCHEDULERS = ("sync", "threads")
 PHASES = ("build", "compute", "total")
@@ -37,24 +38,6 @@ def inc(x):
 
 def add(x, y):
     return x + y
-
-
-class OverBudget(BaseException):
-    """Raised by SIGALRM in a run that outlives its budget (BaseException, so
-    that the engines' own `except Exception` blocks do not swallow it)."""
-
-
-@contextmanager
-def time_budget(seconds):
-    def on_alarm(signum, frame):
-        raise OverBudget()
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def build_independent(delayed, n):
@@ -84,10 +67,6 @@ WORKLOADS = {
     "chain": Workload(build_chain, lambda n: n, lambda n: (n,)),
     "tree": Workload(build_tree, lambda n: 2 * n - 1, lambda n: (n * (n + 1) // 2,)),
 }
-
-
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
 
 
 def load_systems(dask_only):

@@ -95,7 +95,30 @@ def worker_client(timeout=None, separate_thread=True):
             rejoin()
 
 
-class Scheduler:
+class _InProcessService:
+    """The sync and async context-manager protocol of the in-process services: a subclass
+    defines start() (idempotent, returns self) and close(); _astart() runs start() for await."""
+
+    async def _astart(self):
+        return self.start()
+
+    def __await__(self):
+        return self._astart().__await__()
+
+    async def __aenter__(self):
+        return await self._astart()
+
+    async def __aexit__(self, *exc):
+        self.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Scheduler(_InProcessService):
     """A scheduler service in this process: ``async with Scheduler() as s:``."""
 
     def __init__(self, secret=None, port=0, host="127.0.0.1", tick_ms=100, **kwargs):
@@ -113,23 +136,6 @@ class Scheduler:
             _register_secret(self.address, self.secret)
         return self
 
-    def __await__(self):
-        async def go():
-            return self.start()
-        return go().__await__()
-
-    async def __aenter__(self):
-        return self.start()
-
-    async def __aexit__(self, *exc):
-        self.close()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.close()
-
     def close(self):
         if self._service is not None:
             self._service.close()
@@ -144,7 +150,7 @@ class Scheduler:
         return f"<Scheduler {self.address!r}, workers: {len(self.workers)}>"
 
 
-class Worker:
+class Worker(_InProcessService):
     """A worker service in this process: ``async with Worker(s.address) as w:``."""
 
     def __init__(self, scheduler_address, nthreads=1, secret=None, name="", memory_limit=0,
@@ -175,23 +181,9 @@ class Worker:
         return self
 
     async def _astart(self):
+        # Joining the scheduler blocks until it answers: off the event loop.
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(None, self.start)
-
-    def __await__(self):
-        return self._astart().__await__()
-
-    async def __aenter__(self):
-        return await self._astart()
-
-    async def __aexit__(self, *exc):
-        self.close()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.close()
 
     def close(self):
         if self._service is not None:
