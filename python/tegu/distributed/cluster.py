@@ -246,16 +246,25 @@ class LocalCluster:
         self.wait_for_workers(n)
 
     def _stop(self, w):
-        if self.processes:
-            if w.proc.poll() is None:
-                w.proc.terminate()
-                try:
-                    w.proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    w.proc.kill()
-                    w.proc.wait()
-        else:
+        self._ask_to_stop(w)
+        self._reap(w)
+
+    def _ask_to_stop(self, w):
+        """SIGTERM to a worker process (it closes cleanly); an in-process worker closes now."""
+        if not self.processes:
             w.close()
+        elif w.proc.poll() is None:
+            w.proc.terminate()
+
+    def _reap(self, w):
+        """Waits for a worker process to exit, killing it after 5 s."""
+        if not self.processes:
+            return
+        try:
+            w.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            w.proc.kill()
+            w.proc.wait()
 
     # --- closing -------------------------------------------------------------------------------
     def close(self, timeout=None):
@@ -265,19 +274,11 @@ class LocalCluster:
             self._closed = True
             workers = list(self._workers.values())
             self._workers.clear()
-        if self.processes:
-            for w in workers:
-                if w.proc.poll() is None:
-                    w.proc.terminate()
-            for w in workers:
-                try:
-                    w.proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    w.proc.kill()
-                    w.proc.wait()
-        else:
-            for w in workers:
-                w.close()
+        # All workers are asked first, so that they shut down together.
+        for w in workers:
+            self._ask_to_stop(w)
+        for w in workers:
+            self._reap(w)
         self._scheduler.close()
 
     def __enter__(self):
