@@ -224,6 +224,7 @@ class PythonTaskRunner final : public distributed::TaskRunner {
       std::string tag = nb::cast<std::string>(result[0]);
       if (tag == "ok") {
         out.value = WrapPy(result[1].ptr());
+        out.nbytes = SizeOfPython(out.value);  // the GIL is held: no second acquisition
       } else if (tag == "error") {
         out.kind = TaskOutcome::Kind::kError;
         out.error = Payload{"error", FramesFromPython(result[1])};

@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -96,6 +97,9 @@ struct TaskOutcome {
   Kind kind = Kind::kSuccess;
   Value value;    ///< kSuccess
   Payload error;  ///< kError: an ErrorPayload
+  /// kSuccess: SizeOf(value), when the runner measured it itself (a Python runner does while
+  /// it still holds the GIL, sparing the worker a second acquisition per task).
+  std::optional<uint64_t> nbytes;
 };
 
 /// Runs the tasks of one run-spec kind on a worker's executor threads.

@@ -254,6 +254,8 @@ struct WorkerService::Impl : std::enable_shared_from_this<WorkerService::Impl> {
     exec_cv.notify_one();
   }
   void SpawnLocked() {
+    // A closing worker starts no thread: the destructor is joining them.
+    if (stopping) return;
     ++live_threads;
     threads.emplace_back([this] { ExecutorLoop(); });
   }
@@ -290,7 +292,10 @@ struct WorkerService::Impl : std::enable_shared_from_this<WorkerService::Impl> {
       outcome = runner->Run(job.key, *job.spec, job.inputs);
     }
     double duration = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    uint64_t nbytes = outcome.kind == TaskOutcome::Kind::kSuccess ? SizeOf(outcome.value) : 0;
+    uint64_t nbytes = 0;
+    if (outcome.kind == TaskOutcome::Kind::kSuccess) {
+      nbytes = outcome.nbytes ? *outcome.nbytes : SizeOf(outcome.value);
+    }
     job.inputs.clear();  // drop references to inputs before the store may free them
     tls_task = nullptr;
     if (current.seceded) {
@@ -664,8 +669,18 @@ struct WorkerService::Impl : std::enable_shared_from_this<WorkerService::Impl> {
       rejoin_waiters.clear();
       exec_cv.notify_all();
     }
-    for (auto& t : threads) {
-      if (t.joinable()) t.join();
+    // Joined outside the lock (a finishing task takes it to apply its outcome); `threads` is
+    // only read under it, since a task finishing before `stopping` was seen may have started
+    // one more thread.
+    std::vector<std::thread> to_join;
+    while (true) {
+      {
+        std::lock_guard<std::mutex> lock(exec_mu);
+        to_join.swap(threads);
+      }
+      if (to_join.empty()) break;
+      for (auto& t : to_join) t.join();
+      to_join.clear();
     }
     timers.clear();
     listener.reset();  // closes through the loop, which must still run
