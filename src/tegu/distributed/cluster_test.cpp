@@ -293,3 +293,30 @@ TEST(Cluster, RunsOverMutualTls) {
 
 }  // namespace
 }  // namespace tegu::distributed
+
+namespace tegu::distributed {
+namespace {
+
+TEST(Cluster, ClosingAWorkerWhileItsTasksFinishIsClean) {
+  // A task finishing while its worker closes starts the next one: that must neither start a
+  // thread the destructor misses (std::terminate) nor touch a destroyed worker.
+  Cluster cluster(0);
+  auto client = cluster.Client();
+  for (int round = 0; round < 10; ++round) {
+    WorkerService* worker = cluster.AddWorker(2);
+    std::vector<TaskToSubmit> tasks;
+    std::vector<Key> keys;
+    for (int i = 0; i < 500; ++i) {
+      Key key = Key::Tuple({std::string("r") + std::to_string(round), int64_t{i}});
+      tasks.push_back(Call(key.ToString(), "tegu.inc", {}, {Arg::Literal(Value::From(int64_t{i}))}));
+      keys.push_back(tasks.back().key);
+    }
+    ASSERT_TRUE(client->UpdateGraph(std::move(tasks), keys).ok());
+    while (worker->data_count() < 10) std::this_thread::yield();
+    cluster.workers.pop_back();  // closes while tasks are still running and finishing
+    ASSERT_TRUE(client->ReleaseKeys(keys).ok());
+  }
+}
+
+}  // namespace
+}  // namespace tegu::distributed
