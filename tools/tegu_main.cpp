@@ -3,9 +3,11 @@
 #include <string>
 #include <vector>
 
+#include "tegu/bag/kernels.hpp"
 #include "tegu/distributed/cli.hpp"
 
 int main(int argc, char** argv) {
+  tegu::bag::RegisterBagKernels();  // a worker serves the bag's text kernels
   std::vector<std::string> args(argv + 1, argv + argc);
   return tegu::distributed::RunCommandLine(std::move(args));
 }

@@ -1,8 +1,10 @@
 #include "errors.hpp"
 
 #include <nanobind/nanobind.h>
+#include <nanobind/stl/string.h>
 
 #include "py_value.hpp"
+#include "tegu/common/error_type.hpp"
 #include "tegu/task_error.hpp"
 
 namespace nb = nanobind;
@@ -16,6 +18,14 @@ void RaiseStatus(const Status& status) {
     Py_INCREF(exc);
     Py_INCREF(reinterpret_cast<PyObject*>(Py_TYPE(exc)));
     PyErr_Restore(reinterpret_cast<PyObject*>(Py_TYPE(exc)), exc, tb);
+    throw nb::python_error();
+  }
+  const std::string error_type = ErrorTypeOf(status);
+  if (!error_type.empty()) {
+    // A kernel's bad-input error: the Python type it names (tegu/_errors.py builds it).
+    nb::object exc = nb::module_::import_("tegu._errors")
+                         .attr("native_error")(error_type, status.message());
+    PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exc.ptr())), exc.ptr());
     throw nb::python_error();
   }
   PyObject* type = PyExc_RuntimeError;

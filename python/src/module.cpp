@@ -10,6 +10,7 @@ namespace tegu::python {
 void BindGraph(nb::module_& m);
 void BindDistributed(nb::module_& m);
 void BindDistributedBenchmark(nb::module_& m);
+void BindBag(nb::module_& m);
 }  // namespace tegu::python
 
 NB_MODULE(_tegu, m) {
@@ -17,5 +18,6 @@ NB_MODULE(_tegu, m) {
   tegu::python::BindGraph(m);
   tegu::python::BindDistributed(m);
   tegu::python::BindDistributedBenchmark(m);
+  tegu::python::BindBag(m);
   BindConfig(m);
 }

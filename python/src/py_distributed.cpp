@@ -122,7 +122,7 @@ nb::list KeysObject(const std::vector<Key>& keys) {
 
 // A payload's value as a Python object (GIL held).
 nb::object CallDeserialize(const Payload& payload) {
-  if (payload.kind == "native") {
+  if (distributed::IsNativeKind(payload.kind)) {
     Result<Value> v = distributed::Deserialize(payload);
     CheckStatus(v.status());
     PyObject* obj = ToPython(v.ValueUnsafe());
@@ -362,9 +362,10 @@ void BindDistributed(nb::module_& m) {
     g_hooks.run_task = run_task.release().ptr();
   });
 
-  m.def("decode_native", [](nb::handle frames) {
-    return CallDeserialize(Payload{"native", FramesFromPython(frames)});
-  });
+  m.def("decode_native", [](nb::handle frames, std::string kind) {
+    return CallDeserialize(Payload{std::move(kind), FramesFromPython(frames)});
+  }, nb::arg("frames"), nb::arg("kind") = "native");
+  m.def("is_native_kind", [](const std::string& kind) { return distributed::IsNativeKind(kind); });
 
   m.def("secede", [] {
     CallWithoutGil([&] { return distributed::Secede(); });

@@ -1,7 +1,10 @@
 #include "py_value.hpp"
 
 #include <cstdint>
+#include <optional>
+#include <string_view>
 
+#include "tegu/bag/strings.hpp"
 #include "tegu/local/thread_lease.hpp"
 
 namespace tegu::python {
@@ -45,6 +48,76 @@ Value WrapPy(PyObject* object) {
 
 Value StealPy(PyObject* object) { return Value(std::make_shared<PyValueHolder>(object)); }
 
+namespace {
+
+PyObject* DecodeUtf8(std::string_view s) {
+  return PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "surrogateescape");
+}
+
+// Strings [begin, end) of `strings` as a new Python list of str.
+PyObject* StringListToPython(const bag::StringList& strings, size_t begin, size_t end) {
+  PyObject* list = PyList_New(static_cast<Py_ssize_t>(end - begin));
+  if (list == nullptr) return nullptr;
+  for (size_t i = begin; i < end; ++i) {
+    PyObject* item = DecodeUtf8(strings[i]);
+    if (item == nullptr) {
+      Py_DECREF(list);
+      return nullptr;
+    }
+    PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i - begin), item);
+  }
+  return list;
+}
+
+// The message of the Python error currently set (cleared).
+std::string TakeErrorMessage() {
+  PyObject *type = nullptr, *value = nullptr, *tb = nullptr;
+  PyErr_Fetch(&type, &value, &tb);
+  std::string text = "unknown error";
+  if (value != nullptr) {
+    if (PyObject* s = PyObject_Str(value)) {
+      if (const char* c = PyUnicode_AsUTF8(s)) text = c;
+      Py_DECREF(s);
+    }
+  }
+  PyErr_Clear();
+  Py_XDECREF(type);
+  Py_XDECREF(value);
+  Py_XDECREF(tb);
+  return text;
+}
+
+// A Python iterable of str as a StringList; nullptr with a TypeError naming the first item
+// that is not a str.
+std::optional<bag::StringList> StringListFromPython(PyObject* object) {
+  PyObject* seq = PySequence_Fast(object, "");
+  if (seq == nullptr) {
+    PyErr_Clear();
+    PyErr_Format(PyExc_TypeError, "expected a list of str, got %s", Py_TYPE(object)->tp_name);
+    return std::nullopt;
+  }
+  const Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+  bag::StringListBuilder builder;
+  builder.Reserve(static_cast<size_t>(n), static_cast<size_t>(n) * 16);
+  for (Py_ssize_t i = 0; i < n; ++i) {
+    PyObject* item = PySequence_Fast_GET_ITEM(seq, i);
+    Py_ssize_t size = 0;
+    const char* data = PyUnicode_Check(item) ? PyUnicode_AsUTF8AndSize(item, &size) : nullptr;
+    if (data == nullptr) {
+      PyErr_Clear();
+      PyErr_Format(PyExc_TypeError, "a text operation needs str elements; element %zd is %s",
+                   i, Py_TYPE(item)->tp_name);
+      Py_DECREF(seq);
+      return std::nullopt;
+    }
+    builder.Append(std::string_view(data, static_cast<size_t>(size)));
+  }
+  Py_DECREF(seq);
+  return builder.Finish();
+}
+
+}  // namespace
+
 PyObject* ToPython(const Value& value) {
   if (PyObject* obj = PyObjectOf(value)) {
     Py_INCREF(obj);
@@ -69,6 +142,36 @@ PyObject* ToPython(const Value& value) {
         return nullptr;
       }
       PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), item);
+    }
+    return list;
+  }
+  if (auto* p = value.TryGet<bag::StringList>()) return StringListToPython(*p, 0, p->size());
+  if (auto* p = value.TryGet<bag::StringLists>()) {
+    const std::vector<int64_t>& bounds = p->list_offsets();
+    PyObject* list = PyList_New(static_cast<Py_ssize_t>(p->size()));
+    if (list == nullptr) return nullptr;
+    for (size_t i = 0; i < p->size(); ++i) {
+      PyObject* item = StringListToPython(p->strings(), static_cast<size_t>(bounds[i]),
+                                          static_cast<size_t>(bounds[i + 1]));
+      if (item == nullptr) {
+        Py_DECREF(list);
+        return nullptr;
+      }
+      PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), item);
+    }
+    return list;
+  }
+  if (auto* p = value.TryGet<bag::StringCounts>()) {
+    PyObject* list = PyList_New(static_cast<Py_ssize_t>(p->size()));
+    if (list == nullptr) return nullptr;
+    for (size_t i = 0; i < p->size(); ++i) {
+      std::string_view s = p->keys()[i];
+      PyObject* pair = Py_BuildValue("(NL)", DecodeUtf8(s), static_cast<long long>(p->counts()[i]));
+      if (pair == nullptr) {
+        Py_DECREF(list);
+        return nullptr;
+      }
+      PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), pair);
     }
     return list;
   }
@@ -156,6 +259,17 @@ Result<Value> CoercePython(const Value& value, const std::type_info& target) {
   // Native code runs next: take the GIL for the conversion only.
   bool release = AcquireGilForTask(/*keep_for_batch=*/false);
   PyObject* obj = PyObjectOf(value);
+  if (obj != nullptr && target == typeid(bag::StringList)) {
+    std::optional<bag::StringList> strings = StringListFromPython(obj);
+    Result<Value> converted = Status::TypeError("");
+    if (strings) {
+      converted = Value::From(std::move(*strings));
+    } else {
+      converted = Status::TypeError(TakeErrorMessage());
+    }
+    if (release) ReleaseGil();
+    return converted;
+  }
   Result<Value> out = Status::TypeError(
       "expected " + internal::FriendlyTypeName(target) + ", got " + value.TypeName() +
       (obj != nullptr && PyLong_Check(obj) ? " too large for a 64-bit integer" : ""));

@@ -27,7 +27,32 @@ _callbacks_lock = threading.Lock()
 
 
 def is_dask_collection(obj) -> bool:
-    return isinstance(obj, Delayed)
+    return isinstance(obj, Delayed) or _is_collection(obj)
+
+
+def _is_collection(obj) -> bool:
+    """A collection (Bag, Item, ...): it gives the Delayed value that computes it
+    (``__tegu_finalize__``), its partitions (``__tegu_parts__``) and rebuilds itself from
+    persisted partitions (``__tegu_rebuild__``) — the counterpart of Dask's collection
+    protocol."""
+    return hasattr(type(obj), "__tegu_finalize__") and not isinstance(obj, type)
+
+
+def _finalized(obj):
+    """``obj`` with every collection inside builtin containers replaced by its finalize
+    Delayed (what computing it returns)."""
+    if _is_collection(obj):
+        return obj.__tegu_finalize__()
+    typ = type(obj)
+    if typ in (list, tuple, set, frozenset):
+        items = [_finalized(x) for x in obj]
+        if any(a is not b for a, b in zip(items, obj)):
+            return typ(items)
+        return obj
+    if typ is dict:
+        new = {k: _finalized(v) for k, v in obj.items()}
+        return new if any(new[k] is not v for k, v in obj.items()) else obj
+    return obj
 
 
 def _default_client():
@@ -137,6 +162,8 @@ def _repack(obj, persisted):
     """``obj`` with each Delayed value replaced by ``persisted[id(value)]``."""
     if isinstance(obj, Delayed):
         return persisted[id(obj)]
+    if _is_collection(obj):
+        return obj.__tegu_rebuild__([persisted[id(d)] for d in obj.__tegu_parts__()])
     typ = type(obj)
     if typ is dict:
         return {k: _repack(v, persisted) for k, v in obj.items()}
@@ -155,6 +182,7 @@ def _collect(args, traverse):
     """Splits compute arguments into Delayed roots and pass-through values."""
     roots, slots = [], []
     for arg in args:
+        arg = _finalized(arg) if traverse or _is_collection(arg) else arg
         if isinstance(arg, Delayed):
             slots.append(len(roots))
             roots.append(arg)
@@ -234,6 +262,8 @@ def persist(*args, traverse=True, optimize_graph=True, scheduler=None, num_worke
     for arg in args:
         if isinstance(arg, Delayed):
             found.append(arg)
+        elif _is_collection(arg):
+            found.extend(arg.__tegu_parts__())
         elif traverse:
             _find_delayed(arg, found)
     if not found:
@@ -251,8 +281,8 @@ def persist(*args, traverse=True, optimize_graph=True, scheduler=None, num_worke
         values = _run(roots, sched, _num_workers(num_workers), optimize_graph)
     persisted = {id(d): Delayed(d._key, None, (value,), None, (), d._length)
                  for d, value in zip(roots, values)}
-    return tuple(_repack(arg, persisted) if traverse or isinstance(arg, Delayed) else arg
-                 for arg in args)
+    return tuple(_repack(arg, persisted) if traverse or isinstance(arg, Delayed)
+                 or _is_collection(arg) else arg for arg in args)
 
 
 def visualize(*args, filename="mydask", format=None, optimize_graph=False, traverse=True,

@@ -130,6 +130,9 @@ class LocalCluster:
             if self.processes:
                 env = dict(os.environ)
                 env["TEGU_SECRET"] = self.secret
+                # One hash seed for every worker (as Dask's nannies): a bag's groupby sends an
+                # element to the partition hash(key) selects, so str hashes must agree.
+                env.setdefault("PYTHONHASHSEED", "6640")
                 # `tegu worker` (the C++ command line, with the Python task runner installed).
                 cmd = [sys.executable, "-m", "tegu", "worker", self.scheduler_address,
                        "--nthreads", str(self._nthreads), "--memory-limit", str(self._memory_limit),

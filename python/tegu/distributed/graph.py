@@ -5,10 +5,14 @@ Thread-safety: as Client's; the methods may be called from any thread. Each subm
 serialized here, then sent by ``Client._update_graph`` under the client's ``_send_lock``."""
 from __future__ import annotations
 
+from tegu import _tegu
 from tegu.delayed import Delayed
 from tegu.distributed import protocol
 from tegu.distributed.futures import Future, _in_running_loop
 from tegu.distributed.protocol import TASK
+
+NATIVE_TASK = "native-task"
+_NativeFunction = _tegu.NativeFunction
 
 
 class _GraphMixin:
@@ -38,6 +42,13 @@ class _GraphMixin:
                 if fut.key == key:
                     continue  # a persisted value: the future's key is already on the cluster
             func = d._func
+            if type(func) is _NativeFunction:
+                # A registered C++ kernel: a native-task the worker runs without the GIL.
+                frames, dep_objs = _tegu.encode_native_task(func, tuple(d._args), Delayed)
+                stack.extend(dep_objs)
+                tasks.append((key, [o._key for o in dep_objs], prio, retr, wlist,
+                              bool(allow_other_workers), NATIVE_TASK, frames))
+                continue
             fid = id(func)
             fn_frame = fn_frames.get(fid)
             if fn_frame is None:
@@ -70,7 +81,10 @@ class _GraphMixin:
         """The Delayed roots of compute/persist arguments and a rebuild function."""
         from tegu.base import _collect
 
-        single = isinstance(collections, Delayed) or not isinstance(collections, (list, tuple, set, frozenset, dict))
+        from tegu.base import _is_collection
+
+        single = isinstance(collections, Delayed) or _is_collection(collections) or \
+            not isinstance(collections, (list, tuple, set, frozenset, dict))
         args = [collections] if single else list(collections)
         roots, slots = _collect(args, traverse)
         return single, args, roots, slots
@@ -92,13 +106,23 @@ class _GraphMixin:
                 resources=None, retries=None, priority=0, fifo_timeout="60s", actors=None,
                 **kwargs):
         """Delayed values backed by futures on the cluster (same keys)."""
-        single = isinstance(collections, Delayed)
+        from tegu.base import _is_collection
+
+        single = isinstance(collections, Delayed) or _is_collection(collections)
         items = [collections] if single else list(collections)
         roots = [d for d in items if isinstance(d, Delayed)]
+        for c in items:
+            if _is_collection(c):
+                roots.extend(c.__tegu_parts__())
         futures = self._submit_delayed(roots, priority, retries, workers, allow_other_workers) if roots else []
         by_id = {id(d): f for d, f in zip(roots, futures)}
-        out = [Delayed(d._key, None, (by_id[id(d)],), None, (), d._length) if isinstance(d, Delayed) else d
-               for d in items]
+
+        def backed(d):
+            return Delayed(d._key, None, (by_id[id(d)],), None, (), d._length)
+
+        out = [backed(d) if isinstance(d, Delayed)
+               else c.__tegu_rebuild__([backed(d) for d in c.__tegu_parts__()]) if _is_collection(c)
+               else c for c in items for d in [c]]
         if single:
             return out[0]
         return type(collections)(out) if isinstance(collections, tuple) else out

@@ -61,8 +61,8 @@ def deserialize(kind, frames):
     if kind == "bytes":
         frame = frames[0]
         return frame if type(frame) is bytes else bytes(frame)
-    if kind == "native":
-        return _tegu.decode_native(frames)
+    if kind == "native" or _tegu.is_native_kind(kind):  # native values, bag text partitions...
+        return _tegu.decode_native(frames, kind)
     if kind == "error":
         return error_from_frames("task-raised", frames)
     raise ValueError(f"cannot deserialize a payload of kind {kind!r}")
@@ -367,8 +367,9 @@ def error_from_frames(error_kind, frames, key=None):
         except Exception:  # noqa: BLE001
             exc = None
     if not isinstance(exc, BaseException):
-        exc = RemoteError(text)
-        return exc
+        from tegu._errors import from_worker_text
+
+        return from_worker_text(text) or RemoteError(text)
     if len(frames) > 2 and len(frames[2]):
         try:
             tb = _rebuild_traceback(pickle.loads(frames[2]))

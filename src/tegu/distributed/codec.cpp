@@ -1,5 +1,7 @@
 #include "tegu/distributed/codec.hpp"
 
+#include "tegu/distributed/msgpack_key_internal.hpp"
+
 #include <msgpack.hpp>
 
 namespace tegu::distributed {
@@ -270,7 +272,7 @@ std::string FieldReader::Str() {
   return {};
 }
 
-namespace {
+namespace internal {
 bool KeyFromObject(const msgpack::object& o, Key* key) {
   if (o.type == msgpack::type::STR) {
     *key = Key(std::string(o.via.str.ptr, o.via.str.size));
@@ -294,7 +296,23 @@ bool KeyFromObject(const msgpack::object& o, Key* key) {
   *key = Key::Tuple(std::move(parts));
   return true;
 }
-}  // namespace
+
+void PackKey(msgpack::packer<msgpack::sbuffer>& pk, const Key& key) {
+  if (!key.is_tuple()) {
+    pk.pack(key.name());
+    return;
+  }
+  pk.pack_array(static_cast<uint32_t>(key.parts().size()));
+  for (const KeyPart& part : key.parts()) {
+    if (const auto* i = std::get_if<int64_t>(&part)) {
+      pk.pack_int64(*i);
+    } else {
+      pk.pack(std::get<std::string>(part));
+    }
+  }
+}
+}  // namespace internal
+using internal::KeyFromObject;
 
 Key FieldReader::ReadKey() {
   const msgpack::object* o = Obj(Next("key"));

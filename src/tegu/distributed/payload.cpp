@@ -7,7 +7,10 @@
 #include <shared_mutex>
 #include <unordered_map>
 
+#include "tegu/common/check.hpp"
+#include "tegu/common/error_type.hpp"
 #include "tegu/distributed/codec.hpp"
+#include "tegu/distributed/msgpack_key_internal.hpp"
 #include "tegu/native.hpp"
 
 namespace tegu::distributed {
@@ -25,6 +28,31 @@ std::shared_mutex g_runners_mu;
 std::unordered_map<std::string, std::shared_ptr<TaskRunner>>& Runners() {
   static auto* runners = new std::unordered_map<std::string, std::shared_ptr<TaskRunner>>();
   return *runners;
+}
+
+struct NativeTypes {
+  std::shared_mutex mu;
+  std::vector<NativeTypeCodec> codecs;
+};
+NativeTypes& GetNativeTypes() {
+  static auto* types = new NativeTypes();  // leaked: used during static destruction
+  return *types;
+}
+const NativeTypeCodec* FindCodecOf(const std::type_info& type) {
+  NativeTypes& t = GetNativeTypes();
+  std::shared_lock lock(t.mu);
+  for (const NativeTypeCodec& c : t.codecs) {
+    if (*c.type == type) return &c;
+  }
+  return nullptr;
+}
+const NativeTypeCodec* FindCodecOf(std::string_view kind) {
+  NativeTypes& t = GetNativeTypes();
+  std::shared_lock lock(t.mu);
+  for (const NativeTypeCodec& c : t.codecs) {
+    if (c.kind == kind) return &c;
+  }
+  return nullptr;
 }
 
 Buffer FromSbuffer(msgpack::sbuffer&& buffer) {
@@ -140,6 +168,25 @@ Payload ReadPayload(FieldReader& reader) {
 
 void SetForeignSerializer(ForeignSerializer serializer) { g_foreign = serializer; }
 
+void RegisterNativeType(NativeTypeCodec codec) {
+  NativeTypes& t = GetNativeTypes();
+  std::unique_lock lock(t.mu);
+  for (NativeTypeCodec& c : t.codecs) {
+    if (c.kind == codec.kind) {
+      c = std::move(codec);
+      return;
+    }
+  }
+  // Codecs are never removed, and reserve keeps the pointers FindCodecOf returns stable.
+  if (t.codecs.capacity() == 0) t.codecs.reserve(64);
+  TEGU_CHECK(t.codecs.size() < t.codecs.capacity());
+  t.codecs.push_back(std::move(codec));
+}
+
+bool IsNativeKind(std::string_view kind) {
+  return kind == "native" || FindCodecOf(kind) != nullptr;
+}
+
 Value PayloadValue(Payload payload) { return Value::From(std::move(payload)); }
 const Payload* AsPayload(const Value& value) { return value.TryGet<Payload>(); }
 
@@ -161,6 +208,9 @@ Result<Payload> Serialize(const Value& value) {
     }
     return g_foreign.serialize(value);
   }
+  if (value.has_value()) {
+    if (const NativeTypeCodec* codec = FindCodecOf(value.type())) return codec->serialize(value);
+  }
   return SerializeNative(value);
 }
 
@@ -173,6 +223,7 @@ Result<Value> Deserialize(const Payload& payload) {
     TEGU_ASSIGN_OR_RAISE(auto handle, UnpackFrame(payload.frames[0], "native value"));
     return UnpackNative(handle.get(), 0);
   }
+  if (const NativeTypeCodec* codec = FindCodecOf(payload.kind)) return codec->deserialize(payload);
   if (!g_foreign.deserialize) {
     return Status::TypeError("cannot deserialize a '" + payload.kind +
                              "' payload in this process (no serializer for it is installed; "
@@ -189,6 +240,9 @@ Result<Value> Materialize(const Value& value) {
 uint64_t SizeOf(const Value& value) {
   if (const Payload* p = AsPayload(value)) return p->byte_size() + 64;
   if (value.is_foreign()) return g_foreign.size_of ? g_foreign.size_of(value) : 64;
+  if (value.has_value()) {
+    if (const NativeTypeCodec* codec = FindCodecOf(value.type())) return codec->size_of(value);
+  }
   if (const auto* s = value.TryGet<std::string>()) return s->size() + 32;
   if (const auto* list = value.TryGet<ValueList>()) {
     uint64_t n = 24;
@@ -307,7 +361,11 @@ class NativeTaskRunner final : public TaskRunner {
       return out;
     }
     out.kind = TaskOutcome::Kind::kError;
-    out.error = ErrorPayload("task " + key.ToString() + " failed: " + result.status().ToString());
+    // A Python client raises the exception type a kernel named (tegu/_errors.py).
+    const Status& status = result.status();
+    const std::string type = ErrorTypeOf(status);
+    out.error = ErrorPayload("task " + key.ToString() + " failed: " +
+                             (type.empty() ? status.ToString() : type + ": " + status.message()));
     return out;
   }
 
@@ -316,7 +374,8 @@ class NativeTaskRunner final : public TaskRunner {
     if (spec.frames.size() != 1) return Status::Invalid("a native task has one frame");
     TEGU_ASSIGN_OR_RAISE(auto handle, UnpackFrame(spec.frames[0], "native task"));
     const msgpack::object& root = handle.get();
-    if (root.type != msgpack::type::ARRAY || root.via.array.size != 2 ||
+    if (root.type != msgpack::type::ARRAY ||
+        (root.via.array.size != 2 && root.via.array.size != 3) ||
         root.via.array.ptr[1].type != msgpack::type::ARRAY) {
       return Status::Invalid("malformed native task");
     }
@@ -327,22 +386,51 @@ class NativeTaskRunner final : public TaskRunner {
     } else if (name.type != msgpack::type::NIL) {
       return Status::Invalid("malformed native task: the function name is not a string");
     }
+    // The spec names its dependencies in the order its references number them; the worker
+    // hands inputs in the scheduler's order (sorted, deduplicated), so match them by key.
+    std::vector<const TaskInput*> ordered;
+    if (root.via.array.size == 3) {
+      const msgpack::object& keys = root.via.array.ptr[2];
+      if (keys.type != msgpack::type::ARRAY) {
+        return Status::Invalid("malformed native task: no list of dependency keys");
+      }
+      std::unordered_map<Key, const TaskInput*> by_key;
+      by_key.reserve(inputs.size());
+      for (const TaskInput& in : inputs) by_key.emplace(in.key, &in);
+      for (uint32_t i = 0; i < keys.via.array.size; ++i) {
+        Key k;
+        if (!internal::KeyFromObject(keys.via.array.ptr[i], &k)) {
+          return Status::Invalid("malformed native task: dependency " + std::to_string(i) +
+                                 " is not a key");
+        }
+        auto it = by_key.find(k);
+        if (it == by_key.end()) {
+          return Status::Invalid("native task input " + k.ToString() + " was not delivered");
+        }
+        ordered.push_back(it->second);
+      }
+    } else {
+      // (Specs without keys: a reference numbers the inputs as delivered.)
+      for (const TaskInput& in : inputs) ordered.push_back(&in);
+    }
+    std::vector<Value> values;
+    values.reserve(ordered.size());
+    for (const TaskInput* in : ordered) {
+      TEGU_ASSIGN_OR_RAISE(Value v, Materialize(in->value));
+      values.push_back(std::move(v));
+    }
     std::vector<Arg> args;
     const msgpack::object& arr = root.via.array.ptr[1];
     for (uint32_t i = 0; i < arr.via.array.size; ++i) {
-      TEGU_ASSIGN_OR_RAISE(Arg a, UnpackArg(arr.via.array.ptr[i], inputs.size(), 0));
+      TEGU_ASSIGN_OR_RAISE(Arg a, UnpackArg(arr.via.array.ptr[i], values.size(), 0));
       args.push_back(std::move(a));
-    }
-    std::vector<Value> values;
-    values.reserve(inputs.size());
-    for (const TaskInput& in : inputs) {
-      TEGU_ASSIGN_OR_RAISE(Value v, Materialize(in.value));
-      values.push_back(std::move(v));
     }
     InputsByIndex resolved(std::move(values));
     TaskSpec task(std::move(fn), std::move(args));
     try {
       return task.Call(resolved);
+    } catch (const StatusError& e) {
+      return e.status();  // keeps its detail (the Python type a kernel's error names)
     } catch (const std::exception& e) {
       return Status(StatusCode::kTaskError, std::string("C++ exception: ") + e.what());
     }
@@ -360,7 +448,7 @@ Result<Payload> EncodeNativeCall(const std::string& name, const std::vector<Arg>
                                  const std::vector<Key>& dependencies) {
   msgpack::sbuffer buffer(kSmallBufferBytes);
   msgpack::packer<msgpack::sbuffer> pk(buffer);
-  pk.pack_array(2);
+  pk.pack_array(dependencies.empty() ? 2 : 3);
   if (name.empty()) {
     pk.pack_nil();
   } else {
@@ -369,6 +457,10 @@ Result<Payload> EncodeNativeCall(const std::string& name, const std::vector<Arg>
   }
   pk.pack_array(static_cast<uint32_t>(args.size()));
   for (const Arg& a : args) TEGU_RETURN_NOT_OK(PackArg(pk, a, dependencies.size()));
+  if (!dependencies.empty()) {
+    pk.pack_array(static_cast<uint32_t>(dependencies.size()));
+    for (const Key& k : dependencies) internal::PackKey(pk, k);
+  }
   Payload p{"native-task", {}};
   p.frames.push_back(FromSbuffer(std::move(buffer)));
   return p;

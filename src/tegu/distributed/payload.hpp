@@ -19,6 +19,8 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string_view>
+#include <typeinfo>
 #include <string>
 #include <vector>
 
@@ -60,6 +62,22 @@ struct ForeignSerializer {
   uint64_t (*size_of)(const Value& value) = nullptr;
 };
 void SetForeignSerializer(ForeignSerializer serializer);
+
+/// A native C++ type with its own wire form — a collection's partition type (bag text
+/// partitions, array chunks). Its payload kind must be unique and differ from the built-in ones.
+struct NativeTypeCodec {
+  std::string kind;
+  const std::type_info* type = nullptr;
+  Result<Payload> (*serialize)(const Value& value) = nullptr;
+  /// Must validate what it reads: payloads come from the network.
+  Result<Value> (*deserialize)(const Payload& payload) = nullptr;
+  uint64_t (*size_of)(const Value& value) = nullptr;
+};
+/// Registers `codec` (a second registration of the same kind replaces the first). Thread-safe.
+void RegisterNativeType(NativeTypeCodec codec);
+/// Whether payloads of `kind` are native values ("native" or a registered type's kind): they
+/// deserialize without a foreign runtime.
+bool IsNativeKind(std::string_view kind);
 
 /// A Value holding `payload` unconverted.
 Value PayloadValue(Payload payload);

@@ -1,0 +1,907 @@
+"""``tegu.bag.Bag`` and ``Item``: the bag collection, behaving as ``dask.bag``.
+
+A Bag is a list of Delayed partitions built lazily; ``compute`` runs them on any scheduler.
+Known text operations over text partitions (``read_text``, ``.str`` methods, ``flatten`` of
+split words, ``frequencies``, ``topk``, ``distinct``, ``count``) are registered C++ kernels
+(``tegu.bag.*``) that run without the GIL and keep partitions native (no Python objects);
+everything else, and every user function, is a Python task. See docs/collections.md.
+
+Each Bag remembers what its partitions hold (``_kind``): Python lists ("object"), native
+lists of str ("text"), lists of lists of str from ``.str.split()`` ("text-lists"), or
+(str, count) pairs from ``frequencies()`` ("counts"). Only "text" kinds use the kernels; a
+Python function given a native partition receives it as a list.
+
+Thread-safety: Bags are immutable; build and compute them from any thread."""
+from __future__ import annotations
+
+import itertools
+import math
+import operator
+import uuid
+from collections.abc import Iterable
+
+from tegu import _tegu
+from tegu.bag import chunk
+from tegu.bag.chunk import no_default, no_result  # noqa: F401
+from tegu.delayed import Delayed
+from tegu.tokenize import tokenize
+
+__all__ = ["Bag", "Item", "from_sequence", "from_delayed", "range", "concat", "zip", "map",
+           "map_partitions", "no_default"]
+
+OBJECT, TEXT, TEXT_LISTS, COUNTS = "object", "text", "text-lists", "counts"
+
+_builtin_range = range
+_builtin_zip = zip
+_builtin_map = map
+
+
+class _Kernels:
+    """The registered kernels, looked up once."""
+
+    def __getattr__(self, name):
+        fn = _tegu.native("tegu.bag." + name)
+        setattr(self, name, fn)
+        return fn
+
+
+K = _Kernels()
+_SUM = _tegu.native("tegu.sum")
+
+
+def _collect_deps(obj, out, depth=0):
+    if isinstance(obj, Delayed):
+        out.append(obj)
+    elif depth < 3 and type(obj) in (list, tuple):
+        for x in obj:
+            _collect_deps(x, out, depth + 1)
+    elif depth < 3 and type(obj) is dict:
+        for x in obj.values():
+            _collect_deps(x, out, depth + 1)
+
+
+def _task(key, func, *args, kwargs=None):
+    """A Delayed calling func(*args, **kwargs); Delayed values inside args are dependencies."""
+    deps: list = []
+    _collect_deps(args, deps)
+    if kwargs:
+        _collect_deps(kwargs, deps)
+    return Delayed(key, func, args, kwargs or None, tuple(deps))
+
+
+def _name(prefix, *parts):
+    return f"{prefix}-{tokenize(*parts)}"
+
+
+def _fresh(prefix):
+    return f"{prefix}-{uuid.uuid4().hex}"
+
+
+def _unwrap(arg):
+    """A map/map_partitions argument as a task argument: Items and Delayed values resolve."""
+    if isinstance(arg, Item):
+        return arg._delayed
+    return arg
+
+
+class Item:
+    """A single lazy value (the result of a reduction), as dask.bag.Item."""
+
+    __slots__ = ("_delayed",)
+
+    def __init__(self, delayed):
+        self._delayed = delayed
+
+    @property
+    def key(self):
+        return self._delayed._key
+
+    @property
+    def name(self):
+        k = self._delayed._key
+        return k[0] if isinstance(k, tuple) else k
+
+    def __tegu_finalize__(self):
+        return self._delayed
+
+    def __tegu_parts__(self):
+        return [self._delayed]
+
+    def __tegu_rebuild__(self, parts):
+        return Item(parts[0])
+
+    def compute(self, **kwargs):
+        from tegu.base import compute
+
+        return compute(self, **kwargs)[0]
+
+    def persist(self, **kwargs):
+        from tegu.base import persist
+
+        return persist(self, **kwargs)[0]
+
+    def visualize(self, filename="mydask", format=None, optimize_graph=False, **kwargs):
+        from tegu.base import visualize
+
+        return visualize(self, filename=filename, format=format, optimize_graph=optimize_graph,
+                         **kwargs)
+
+    def to_delayed(self, optimize_graph=True):
+        return self._delayed
+
+    def apply(self, func):
+        return Item(_task(_name("apply", self.key, func), func, self._delayed))
+
+    def __repr__(self):
+        return f"Item<{self.key}>"
+
+    def __await__(self):
+        from tegu.distributed.registry import _current_default
+
+        client = _current_default()
+        return client.compute(self).__await__()
+
+    def __tegu_tokenize__(self):
+        return ("item", self.key)
+
+    def __bool__(self):
+        raise TypeError("the truth value of an Item is not known until it is computed")
+
+
+class Bag:
+    """A parallel collection of Python objects in partitions, as dask.bag.Bag."""
+
+    __slots__ = ("_parts", "name", "_kind", "_split_of", "__weakref__")
+
+    def __init__(self, parts, name, kind=OBJECT, split_of=None):
+        self._parts = list(parts)
+        self.name = name
+        self._kind = kind
+        # For a flattened split (text): (source bag, sep, maxsplit) — frequencies() then runs
+        # one fused kernel per partition instead of building the list of words.
+        self._split_of = split_of
+
+    # --- collection protocol (tegu.compute, persist, visualize, Client.compute) ------------------
+    @property
+    def npartitions(self):
+        return len(self._parts)
+
+    def __tegu_finalize__(self):
+        return Delayed(f"finalize-{self.name}", chunk.finalize_bag, (list(self._parts),), None,
+                       tuple(self._parts))
+
+    def __tegu_parts__(self):
+        return list(self._parts)
+
+    def __tegu_rebuild__(self, parts):
+        return Bag(parts, self.name, self._kind)
+
+    def __tegu_tokenize__(self):
+        return ("bag", self.name)
+
+    def compute(self, **kwargs):
+        from tegu.base import compute
+
+        return compute(self, **kwargs)[0]
+
+    def persist(self, **kwargs):
+        from tegu.base import persist
+
+        return persist(self, **kwargs)[0]
+
+    def visualize(self, filename="mydask", format=None, optimize_graph=False, **kwargs):
+        from tegu.base import visualize
+
+        return visualize(self, filename=filename, format=format, optimize_graph=optimize_graph,
+                         **kwargs)
+
+    def to_delayed(self, optimize_graph=True):
+        """One Delayed per partition (its value is the partition as a list)."""
+        return list(self._parts)
+
+    def __iter__(self):
+        return iter(self.compute())
+
+    def __repr__(self):
+        return f"dask.bag<{self.name.split('-')[0]}, npartitions={self.npartitions}>"
+
+    __str__ = __repr__
+
+    def __len__(self):
+        raise TypeError("a Bag's length is not known until it is computed: use b.count()")
+
+    @property
+    def str(self):
+        """String methods over the elements (``b.str.lower()``, ``b.str.split()``, ...)."""
+        from tegu.bag.text import StringAccessor
+
+        return StringAccessor(self)
+
+    def _derive(self, prefix, token_parts, make_part, kind=OBJECT, split_of=None):
+        name = _name(prefix, self.name, *token_parts)
+        parts = [make_part((name, i), p, i) for i, p in enumerate(self._parts)]
+        return Bag(parts, name, kind, split_of)
+
+    def _python_text(self):
+        """Whether partitions are Python lists (object) or native (converted on input)."""
+        return self._kind
+
+    # --- element-wise ------------------------------------------------------------------------
+    def map(self, func, *args, **kwargs):
+        """func(x, *args, **kwargs) for every element; Bag arguments (same npartitions) are
+        zipped in element-wise, Items and Delayed values are computed first."""
+        return _map_bags(func, self, args, kwargs)
+
+    def starmap(self, func, **kwargs):
+        kwargs = {k: _unwrap(v) for k, v in kwargs.items()}
+        return self._derive(f"{_funcname(func)}-starmap", (func, kwargs),
+                            lambda key, p, i: _task(key, chunk.starmap_part, func, p, kwargs))
+
+    def filter(self, predicate):
+        keep_kind = self._kind if self._kind in (TEXT, OBJECT) else OBJECT
+        return self._derive("filter", (predicate,),
+                            lambda key, p, i: _task(key, chunk.filter_part, predicate, p, True),
+                            keep_kind)
+
+    def remove(self, predicate):
+        keep_kind = self._kind if self._kind in (TEXT, OBJECT) else OBJECT
+        return self._derive("remove", (predicate,),
+                            lambda key, p, i: _task(key, chunk.filter_part, predicate, p, False),
+                            keep_kind)
+
+    def flatten(self):
+        """Concatenates the elements' items (a bag of lists becomes a bag of their items)."""
+        if self._kind == TEXT_LISTS:
+            return self._derive("flatten", (), lambda key, p, i: _task(key, K.flatten_lists, p),
+                                TEXT, split_of=self._split_of)
+        kind = TEXT if self._kind == TEXT else OBJECT  # a str's items are str
+        return self._derive("flatten", (), lambda key, p, i: _task(key, chunk.flatten_part, p),
+                            kind)
+
+    def map_partitions(self, func, *args, **kwargs):
+        """func(partition, *args, **kwargs) for each partition (a list); Bag arguments give
+        their matching partition, Items and Delayed values their value."""
+        return _map_partitions_bags(func, self, args, kwargs)
+
+    def pluck(self, key, default=no_default):
+        return self._derive("pluck", (key, default),
+                            lambda k, p, i: _task(k, chunk.pluck_part, key, p, default))
+
+    def distinct(self, key=None):
+        """The distinct elements (first occurrences, in order), in one partition."""
+        if self._kind == TEXT and key is None:
+            return _tree_reduce(self, "distinct", lambda part: (K.distinct, [part]),
+                                lambda parts: (K.distinct, parts), TEXT, token=("native",))
+        return _tree_reduce(self, "distinct",
+                            lambda part: (chunk.unique_part, part, key),
+                            lambda parts: (chunk.unique_merge, parts, key), OBJECT, token=(key,))
+
+    def product(self, other):
+        """The cartesian product with another bag: npartitions = self's × other's."""
+        if not isinstance(other, Bag):
+            raise TypeError(f"product needs a Bag, got {type(other).__name__}")
+        name = _name("product", self.name, other.name)
+        parts = []
+        for a in self._parts:
+            for b in other._parts:
+                parts.append(_task((name, len(parts)), chunk.product_part, a, b))
+        return Bag(parts, name)
+
+    def repartition(self, npartitions=None, partition_size=None):
+        """The same elements in ``npartitions`` partitions (or partitions of about
+        ``partition_size`` bytes)."""
+        if (npartitions is None) == (partition_size is None):
+            raise ValueError("Please provide exactly one of the ``npartitions=`` or "
+                             "``partition_size=`` keyword arguments")
+        if partition_size is not None:
+            return _repartition_size(self, partition_size)
+        return _repartition_npartitions(self, npartitions)
+
+    # --- reductions --------------------------------------------------------------------------
+    def reduction(self, perpartition, aggregate, split_every=None, out_type=Item, name=None):
+        """perpartition(partition) on each partition, then aggregate(list of results) in a
+        tree (split_every at a time, 8 by default); empty partitions are skipped (as Dask)."""
+        if split_every is None:
+            split_every = 8
+        if split_every is False:
+            split_every = max(self.npartitions, 2)
+        if split_every < 2:
+            raise ValueError(f"split_every must be at least 2, got {split_every}")
+        token = tokenize(self.name, perpartition, aggregate, split_every)
+        prefix = name or _funcname(perpartition)
+        a = f"{prefix}-part-{token}"
+        last = self.npartitions == 1
+        level = [_task((a, i), chunk.empty_safe_apply, perpartition, p, last)
+                 for i, p in enumerate(self._parts)]
+        fmt = f"{name or _funcname(aggregate)}-aggregate-{token}"
+        depth = 0
+        while len(level) > split_every:
+            c = fmt + str(depth)
+            level = [_task((c, i), chunk.empty_safe_aggregate, aggregate,
+                           level[j:j + split_every], False)
+                     for i, j in enumerate(_builtin_range(0, len(level), split_every))]
+            depth += 1
+        if out_type is Item or out_type == "item":
+            return Item(_task(fmt, chunk.empty_safe_aggregate, aggregate, level, True))
+        return Bag([_task((fmt, 0), chunk.empty_safe_aggregate, aggregate, level, True)], fmt)
+
+    def fold(self, binop, combine=None, initial=no_default, split_every=None, out_type=Item):
+        """reduce(binop) within partitions, reduce(combine) across them."""
+        combine = combine or binop
+        if initial is not no_default:
+            # as Dask: initial starts each partition's fold, not the combination of them
+            per = _Partial(chunk.reduce_seq, binop, initial=initial)
+            agg = _Partial(chunk.reduce_seq, combine)
+        else:
+            per = _Partial(chunk.reduce_seq, binop)
+            agg = _Partial(chunk.reduce_seq, combine)
+        return self.reduction(per, agg, split_every=split_every, out_type=out_type, name="fold")
+
+    def foldby(self, key, binop, initial=no_default, combine=None, combine_initial=no_default,
+               split_every=None):
+        """(key, value) pairs: elements grouped by key(x) folded with binop (from initial),
+        the per-partition results merged with combine (from combine_initial)."""
+        if not callable(key):
+            key = operator.itemgetter(key)
+        combine = combine or binop
+        if split_every is None:
+            split_every = 8
+        if split_every is False:
+            split_every = max(self.npartitions, 2)
+        token = tokenize(self.name, key, binop, initial, combine, combine_initial, split_every)
+        a = f"foldby-a-{token}"
+        level = [_task((a, i), chunk.reduceby, key, binop, p, initial)
+                 for i, p in enumerate(self._parts)]
+        b = f"foldby-b-{token}"
+        depth = 0
+        while len(level) > split_every:
+            c = b + str(depth)
+            level = [_task((c, i), chunk.foldby_combine, combine, level[j:j + split_every],
+                           combine_initial)
+                     for i, j in enumerate(_builtin_range(0, len(level), split_every))]
+            depth += 1
+        merged = _task(f"foldby-merge-{token}", chunk.foldby_combine, combine, level,
+                       combine_initial)
+        return Bag([_task((b, 0), chunk.dict_items, merged)], b)
+
+    def frequencies(self, split_every=None, sort=False):
+        """(element, count) pairs, in first-seen order (by count with sort=True)."""
+        if self._kind == TEXT:
+            if self._split_of is not None:
+                source, sep, maxsplit = self._split_of
+                per = lambda part: (K.split_frequencies, part, sep or "", sep is not None,  # noqa: E731
+                                    maxsplit)
+                return _tree_reduce(source, "frequencies", per,
+                                    lambda parts: (K.merge_frequencies, parts, False), COUNTS,
+                                    split_every, final=lambda parts: (K.merge_frequencies, parts,
+                                                                      bool(sort)),
+                                    token=("split", sep, maxsplit, bool(sort)))
+            return _tree_reduce(self, "frequencies", lambda part: (K.frequencies, part),
+                                lambda parts: (K.merge_frequencies, parts, False), COUNTS,
+                                split_every,
+                                final=lambda parts: (K.merge_frequencies, parts, bool(sort)),
+                                token=("native", bool(sort)))
+        return _tree_reduce(self, "frequencies", lambda part: (chunk.frequencies_part, part),
+                            lambda parts: (chunk.merge_frequencies, parts), OBJECT, split_every,
+                            post=lambda d: (chunk.dict_items, d, bool(sort)), token=(bool(sort),))
+
+    def topk(self, k, key=None, split_every=None):
+        """The k largest elements (by key), in one partition, largest first."""
+        if not isinstance(k, int) or isinstance(k, bool) or k < 0:
+            raise ValueError(f"topk needs a non-negative int k, got {k!r}")
+        if self._kind == COUNTS and (key is None or (type(key) is int and key in (0, 1))):
+            mode = -1 if key is None else key
+            return _tree_reduce(self, "topk", lambda part: (K.topk_counts, [part], k, mode),
+                                lambda parts: (K.topk_counts, parts, k, mode), COUNTS, split_every,
+                                token=(k, mode))
+        if self._kind == TEXT and key is None:
+            return _tree_reduce(self, "topk", lambda part: (K.topk_strings, [part], k),
+                                lambda parts: (K.topk_strings, parts, k), TEXT, split_every,
+                                token=(k,))
+        if key is not None and callable(key) and _takes_multiple_arguments(key):
+            key = _Partial(_apply, key)
+        return _tree_reduce(self, "topk", lambda part: (chunk.topk_part, k, part, key),
+                            lambda parts: (chunk.topk_merge, k, parts, key), OBJECT, split_every,
+                            token=(k, key))
+
+    def count(self, split_every=None):
+        if self._kind in (TEXT, TEXT_LISTS):
+            kernel = K.count if self._kind == TEXT else K.count_lists
+            name = _name("count", self.name)
+            parts = [_task((name, i), kernel, p) for i, p in enumerate(self._parts)]
+            return Item(_sum_tree(parts, f"count-aggregate-{name}", split_every))
+        return self.reduction(chunk.count_seq, sum, split_every=split_every, name="count")
+
+    def sum(self, split_every=None):
+        return self.reduction(sum, sum, split_every=split_every, name="sum")
+
+    def max(self, split_every=None):
+        return self.reduction(max, max, split_every=split_every, name="max")
+
+    def min(self, split_every=None):
+        return self.reduction(min, min, split_every=split_every, name="min")
+
+    def any(self, split_every=None):
+        return self.reduction(any, any, split_every=split_every, name="any")
+
+    def all(self, split_every=None):
+        return self.reduction(all, all, split_every=split_every, name="all")
+
+    def mean(self):
+        return self.reduction(chunk.mean_chunk, chunk.mean_aggregate, split_every=False,
+                              name="mean")
+
+    def var(self, ddof=0):
+        return self.reduction(chunk.var_chunk, _Partial(chunk.var_aggregate, ddof=ddof),
+                              split_every=False, name="var")
+
+    def std(self, ddof=0):
+        return self.var(ddof=ddof).apply(chunk.sqrt)
+
+    # --- regrouping --------------------------------------------------------------------------
+    def groupby(self, grouper, method=None, npartitions=None, blocksize=2**20, max_branch=None,
+                shuffle=None):
+        """(key, [elements]) for each distinct grouper(x): a shuffle across partitions (each
+        partition splits into buckets by hash of the key; output partition j gathers bucket j
+        of every input)."""
+        if method is not None or (shuffle not in (None, "tasks", "disk")):
+            if method not in (None, "tasks", "disk"):
+                raise ValueError(f"unknown shuffle method {method or shuffle!r}")
+        if not callable(grouper):
+            grouper = operator.itemgetter(grouper)
+        n = npartitions or self.npartitions
+        if not isinstance(n, int) or n < 1:
+            raise ValueError(f"npartitions must be a positive int, got {npartitions!r}")
+        token = tokenize(self.name, grouper, n)
+        split = f"shuffle-split-{token}"
+        buckets = [_task((split, i), chunk.shuffle_split, grouper, p, n)
+                   for i, p in enumerate(self._parts)]
+        pick = f"shuffle-pick-{token}"
+        name = f"groupby-{token}"
+        parts = []
+        for j in _builtin_range(n):
+            picked = [_task((pick, i, j), chunk.getitem, b, j) for i, b in enumerate(buckets)]
+            parts.append(_task((name, j), chunk.group_part, grouper, picked))
+        return Bag(parts, name)
+
+    # --- output ------------------------------------------------------------------------------
+    def take(self, k, npartitions=1, compute=True, warn=True):
+        """The first k elements (from the first ``npartitions`` partitions; -1: all), as a
+        tuple; warns when there are fewer."""
+        if npartitions <= -1:
+            npartitions = self.npartitions
+        if npartitions > self.npartitions:
+            raise ValueError(f"only {self.npartitions} partitions, take received {npartitions}")
+        token = tokenize(self.name, k, npartitions)
+        name = f"take-{token}"
+        if npartitions > 1:
+            partial_name = f"take-partial-{token}"
+            heads = [_task((partial_name, i), chunk.take_part, k, self._parts[i])
+                     for i in _builtin_range(npartitions)]
+        else:
+            heads = [self._parts[0]]
+        b = Bag([_task((name, 0), chunk.safe_take, k, heads, warn)], name)
+        if compute:
+            return tuple(b.compute())
+        return b
+
+    def to_textfiles(self, path, name_function=None, compression="infer", encoding=None,
+                     compute=True, storage_options=None, last_endline=False, **kwargs):
+        from tegu.bag.text import to_textfiles
+
+        return to_textfiles(self, path, name_function=name_function, compression=compression,
+                            encoding=encoding, compute=compute, last_endline=last_endline,
+                            **kwargs)
+
+    def accumulate(self, binop, initial=no_default):
+        """Running reductions (as toolz.accumulate) across the whole bag, in order."""
+        name = _name("accumulate", self.name, binop, initial)
+        parts = []
+        carry = None
+        for i, p in enumerate(self._parts):
+            task = _task((name, i), _accumulate_part, binop, p, carry, initial, i == 0)
+            parts.append(_task((name + "-out", i), chunk.getitem, task, 0))
+            carry = _task((name + "-carry", i), chunk.getitem, task, 1)
+        return Bag(parts, name + "-out")
+
+
+def _accumulate_part(binop, part, carry, initial, first):
+    out = []
+    if first:
+        acc = initial
+        items = iter(part)
+        if acc is no_default:
+            try:
+                acc = next(items)
+            except StopIteration:
+                return [], no_result
+        out.append(acc)
+    else:
+        acc = carry
+        items = iter(part)
+        if acc is no_result:
+            try:
+                acc = next(items)
+            except StopIteration:
+                return [], no_result
+            out.append(acc)
+    for x in items:
+        acc = binop(acc, x)
+        out.append(acc)
+    return out, acc
+
+
+class _Partial:
+    """functools.partial with a readable name (for keys) that pickles by reference."""
+
+    __slots__ = ("func", "args", "kwargs")
+
+    def __init__(self, func, *args, **kwargs):
+        self.func, self.args, self.kwargs = func, args, kwargs
+
+    def __call__(self, *more):
+        return self.func(*self.args, *more, **self.kwargs)
+
+    @property
+    def __name__(self):
+        return _funcname(self.func)
+
+    def __reduce__(self):
+        return (_make_partial, (self.func, self.args, self.kwargs))
+
+    def __tegu_tokenize__(self):
+        return (self.func, self.args, self.kwargs)
+
+
+def _make_partial(func, args, kwargs):
+    return _Partial(func, *args, **kwargs)
+
+
+def _apply(func, args):
+    return func(*args)
+
+
+def _takes_multiple_arguments(func):
+    import inspect
+
+    try:
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
+    required = [p for p in params.values()
+                if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(required) > 1
+
+
+def _funcname(func):
+    from tegu.delayed import funcname
+
+    try:
+        return funcname(func)
+    except Exception:  # noqa: BLE001
+        return "func"
+
+
+def _tree_reduce(bag, prefix, per, agg, kind, split_every=None, final=None, post=None,
+                 token=()):
+    """One partition: per(part) on each partition, then agg(list) in a tree; ``final`` is
+    the last aggregation when it differs, ``post`` a last step on its result. ``per`` and
+    ``agg`` return (func, *args) with the partition(s) placed in them; ``token`` holds the
+    parameters that make this reduction differ from another over the same bag."""
+    if split_every is None:
+        split_every = 8
+    if split_every is False:
+        split_every = max(bag.npartitions, 2)
+    name = _name(prefix, bag.name, split_every, *token)
+    level = [_task((f"{name}-part", i), *per(p)) for i, p in enumerate(bag._parts)]
+    depth = 0
+    while len(level) > split_every:
+        level = [_task((f"{name}-agg{depth}", i), *agg(level[j:j + split_every]))
+                 for i, j in enumerate(_builtin_range(0, len(level), split_every))]
+        depth += 1
+    last = (final or agg)(level)
+    if post is None:
+        return Bag([_task((name, 0), *last)], name, kind)
+    merged = _task((f"{name}-merged", 0), *last)
+    return Bag([_task((name, 0), *post(merged))], name, kind)
+
+
+def _sum_tree(parts, name, split_every=None):
+    """Native sum of native ints, in a tree."""
+    split_every = split_every or 8
+    level, depth = parts, 0
+    while len(level) > split_every:
+        level = [_task((f"{name}{depth}", i), _SUM, level[j:j + split_every])
+                 for i, j in enumerate(_builtin_range(0, len(level), split_every))]
+        depth += 1
+    return _task(name, _SUM, list(level))
+
+
+def _repartition_npartitions(bag, npartitions):
+    if not isinstance(npartitions, int) or npartitions < 1:
+        raise ValueError(f"npartitions must be a positive int, got {npartitions!r}")
+    n_in = bag.npartitions
+    text = bag._kind == TEXT
+    concat = K.concat_strings if text else chunk.concat_parts
+    name = _name("repartition", bag.name, npartitions)
+    if npartitions == n_in:
+        return bag
+    if npartitions < n_in:
+        # consecutive input partitions grouped into npartitions runs of near-equal count
+        bounds = [round(i * n_in / npartitions) for i in _builtin_range(npartitions + 1)]
+        parts = [_task((name, j), concat, bag._parts[bounds[j]:bounds[j + 1]])
+                 for j in _builtin_range(npartitions)]
+        return Bag(parts, name, TEXT if text else OBJECT)
+    div, mod = divmod(npartitions, n_in)
+    nsplits = [div] * n_in
+    nsplits[-1] += mod
+    parts = []
+    split_name = f"{name}-split"
+    for i, (p, k) in enumerate(_builtin_zip(bag._parts, nsplits)):
+        pieces = _task((split_name, i), chunk.split_part, p, k)
+        for j in _builtin_range(k):
+            parts.append(_task((name, len(parts)), chunk.getitem, pieces, j))
+    return Bag(parts, name)
+
+
+def _parse_bytes(size):
+    if isinstance(size, (int, float)) and not isinstance(size, bool):
+        return int(size)
+    if isinstance(size, str):
+        import re
+
+        m = re.fullmatch(r"\s*([\d.]+)\s*([kmgtp]?i?b?)?\s*", size.lower())
+        if m:
+            units = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+                     "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12,
+                     "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+                     "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40}
+            unit = m.group(2) or ""
+            if unit in units:
+                return int(float(m.group(1)) * units[unit])
+    raise ValueError(f"cannot understand {size!r} as a number of bytes")
+
+
+def _repartition_size(bag, partition_size):
+    """Partitions of at most about partition_size bytes (sizes measured by computing them, as
+    Dask does): big partitions split, runs of small ones joined."""
+    import tegu
+
+    limit = _parse_bytes(partition_size)
+    if limit <= 0:
+        raise ValueError(f"partition_size must be positive, got {partition_size!r}")
+    name = _name("repartition-size", bag.name, limit)
+    sizes = tegu.compute([_task((f"{name}-sizeof", i), _sizeof_part, p)
+                          for i, p in enumerate(bag._parts)])[0]
+    pieces = []  # (delayed piece, size)
+    for i, (p, size) in enumerate(_builtin_zip(bag._parts, sizes)):
+        k = max(1, math.ceil(size / limit))
+        if k == 1:
+            pieces.append((p, size))
+        else:
+            split = _task((f"{name}-split", i), chunk.split_part, p, k)
+            for j in _builtin_range(k):
+                pieces.append((_task((f"{name}-piece", i, j), chunk.getitem, split, j), size / k))
+    groups, current, total = [], [], 0
+    for piece, size in pieces:
+        if current and total + size > limit:
+            groups.append(current)
+            current, total = [], 0
+        current.append(piece)
+        total += size
+    if current or not groups:
+        groups.append(current)
+    parts = [_task((name, j), chunk.concat_parts, g) for j, g in enumerate(groups)]
+    return Bag(parts, name)
+
+
+def _sizeof_part(part):
+    import sys
+
+    return sys.getsizeof(part) + sum(sys.getsizeof(x) for x in part)
+
+
+# --- element-wise across bags ------------------------------------------------------------------
+
+def _split_bag_args(args, kwargs, npartitions):
+    bag_args, other_args = [], []
+    for a in args:
+        if isinstance(a, Bag):
+            if a.npartitions != npartitions:
+                raise ValueError("maximum one of the bags given to map may have a different "
+                                 f"number of partitions: {a.npartitions} != {npartitions}")
+            bag_args.append(a)
+        else:
+            other_args.append(_unwrap(a))
+    bag_kwargs = {k: v for k, v in kwargs.items() if isinstance(v, Bag)}
+    for v in bag_kwargs.values():
+        if v.npartitions != npartitions:
+            raise ValueError(f"bags given to map must have the same number of partitions: "
+                             f"{v.npartitions} != {npartitions}")
+    other_kwargs = {k: _unwrap(v) for k, v in kwargs.items() if not isinstance(v, Bag)}
+    return bag_args, other_args, bag_kwargs, other_kwargs
+
+
+def _map_bags(func, bag, args, kwargs):
+    if not callable(func):
+        raise TypeError(f"map needs a callable, got {type(func).__name__}")
+    bag_args, other_args, bag_kwargs, other_kwargs = _split_bag_args(args, kwargs, bag.npartitions)
+    name = _name(f"{_funcname(func)}", bag.name, func, [b.name for b in bag_args], other_args,
+                 {k: v.name for k, v in bag_kwargs.items()}, other_kwargs)
+    parts = []
+    for i, p in enumerate(bag._parts):
+        bp = [b._parts[i] for b in bag_args]
+        bk = {k: v._parts[i] for k, v in bag_kwargs.items()} or None
+        parts.append(_task((name, i), chunk.map_part, func, p, tuple(other_args),
+                           other_kwargs or None, bp, bk))
+    return Bag(parts, name)
+
+
+def _map_partitions_bags(func, bag, args, kwargs):
+    if not callable(func):
+        raise TypeError(f"map_partitions needs a callable, got {type(func).__name__}")
+    for a in list(args) + list(kwargs.values()):
+        if isinstance(a, Bag) and a.npartitions != bag.npartitions:
+            raise ValueError(f"bags given to map_partitions must have the same number of "
+                             f"partitions: {a.npartitions} != {bag.npartitions}")
+    name = _name(_funcname(func), bag.name, func,
+                 [a.name if isinstance(a, Bag) else a for a in args],
+                 {k: (v.name if isinstance(v, Bag) else v) for k, v in kwargs.items()})
+    parts = []
+    for i, p in enumerate(bag._parts):
+        a = tuple(x._parts[i] if isinstance(x, Bag) else _unwrap(x) for x in args)
+        kw = {k: (v._parts[i] if isinstance(v, Bag) else _unwrap(v)) for k, v in kwargs.items()}
+        parts.append(_task((name, i), chunk.map_partitions_part, func, p, a, kw or None))
+    return Bag(parts, name)
+
+
+def map(func, *args, **kwargs):  # noqa: A001 - dask.bag.map
+    """func applied element-wise across bags (``db.map(f, b1, 2, b2)``): Bag arguments give
+    their elements, others are passed as they are (Items and Delayed values computed)."""
+    bags = [a for a in args if isinstance(a, Bag)]
+    if not bags and not any(isinstance(v, Bag) for v in kwargs.values()):
+        raise ValueError("db.map needs at least one Bag argument")
+    if args and isinstance(args[0], Bag):
+        return _map_bags(func, args[0], args[1:], kwargs)
+    if not bags:  # only keyword bags
+        first_kw = next(k for k, v in kwargs.items() if isinstance(v, Bag))
+        first = kwargs[first_kw]
+        rest = {k: v for k, v in kwargs.items() if k != first_kw}
+        return _map_bags(_KeywordFirst(func, first_kw, len(args)), first, args, rest)
+    layout = [isinstance(a, Bag) for a in args]
+    others = [a for a in args if not isinstance(a, Bag)]
+    return _map_bags(_Positional(func, layout), bags[0], tuple(bags[1:]) + tuple(others), kwargs)
+
+
+class _Positional:
+    """Calls func with bag elements and other arguments back in their original positions
+    (map_part passes the bags' elements first, then the other arguments)."""
+
+    def __init__(self, func, layout):
+        self.func, self.layout = func, layout
+
+    def __call__(self, *values, **kwargs):
+        nbags = sum(self.layout)
+        bags, others = iter(values[:nbags]), iter(values[nbags:])
+        return self.func(*[next(bags) if is_bag else next(others) for is_bag in self.layout],
+                         **kwargs)
+
+    @property
+    def __name__(self):
+        return _funcname(self.func)
+
+
+class _KeywordFirst:
+    """Calls func(*args, name=element, **kwargs) for a bag given only by keyword."""
+
+    def __init__(self, func, name, nargs):
+        self.func, self.name, self.nargs = func, name, nargs
+
+    def __call__(self, element, *args, **kwargs):
+        kwargs[self.name] = element
+        return self.func(*args, **kwargs)
+
+    @property
+    def __name__(self):
+        return _funcname(self.func)
+
+
+def map_partitions(func, *args, **kwargs):
+    bags = [a for a in args if isinstance(a, Bag)]
+    if not bags or not isinstance(args[0], Bag):
+        raise ValueError("db.map_partitions needs a Bag as its first argument")
+    return _map_partitions_bags(func, args[0], args[1:], kwargs)
+
+
+# --- creation ----------------------------------------------------------------------------------
+
+def from_sequence(seq, partition_size=None, npartitions=None):
+    """A bag from a Python sequence, in ``npartitions`` partitions or partitions of
+    ``partition_size`` elements (about 100 partitions by default, as Dask)."""
+    seq = list(seq)
+    if npartitions is not None and (not isinstance(npartitions, int) or npartitions < 1):
+        raise ValueError(f"npartitions must be a positive int, got {npartitions!r}")
+    if partition_size is not None and (not isinstance(partition_size, int) or partition_size < 1):
+        raise ValueError(f"partition_size must be a positive int, got {partition_size!r}")
+    if npartitions and not partition_size:
+        if len(seq) <= 100:
+            partition_size = int(math.ceil(len(seq) / npartitions))
+        else:
+            partition_size = max(1, int(math.floor(len(seq) / npartitions)))
+    if npartitions is None and partition_size is None:
+        if len(seq) <= 100:
+            partition_size = 1
+        else:
+            partition_size = max(1, math.ceil(math.sqrt(len(seq)) / math.sqrt(100)))
+    parts = [seq[i:i + partition_size] for i in _builtin_range(0, len(seq), partition_size or 1)]
+    if not parts:
+        parts = [[]]
+    name = _name("from_sequence", parts)
+    text = all(type(x) is str for x in seq) and len(seq) > 0
+    return Bag([Delayed((name, i), None, (p,), None, ()) for i, p in enumerate(parts)], name,
+               TEXT if text else OBJECT)
+
+
+def range(n, npartitions):  # noqa: A001 - dask.bag.range
+    """The integers 0..n-1 in ``npartitions`` partitions."""
+    if not isinstance(n, int) or n < 0:
+        raise ValueError(f"range needs a non-negative int, got {n!r}")
+    if not isinstance(npartitions, int) or npartitions < 1:
+        raise ValueError(f"npartitions must be a positive int, got {npartitions!r}")
+    size = n // npartitions or 1  # fewer items than partitions: one item each
+    name = f"range-{n}-npartitions-{npartitions}"
+    ijs = list(enumerate(itertools.islice(_builtin_range(0, n, size), npartitions)))
+    parts = []
+    for i, start in ijs:
+        stop = n if i == len(ijs) - 1 else min(start + size, n)
+        parts.append(_task((name, i), chunk.range_part, start, stop))
+    if not parts:
+        parts = [_task((name, 0), chunk.range_part, 0, 0)]
+    return Bag(parts, name)
+
+
+def from_delayed(values):
+    """A bag with one partition per Delayed value (each a sequence). Futures work too."""
+    from tegu.delayed import delayed as make_delayed
+
+    if isinstance(values, Delayed) or not isinstance(values, Iterable):
+        values = [values]
+    parts = []
+    for v in values:
+        if isinstance(v, Delayed):
+            parts.append(v)
+        elif type(v).__name__ == "Future" and hasattr(v, "key"):
+            parts.append(Delayed(v.key, None, (v,), None, ()))
+        else:
+            parts.append(make_delayed(v))
+    name = "bag-from-delayed-" + tokenize(*[p._key for p in parts])
+    # Each partition converted to a list so that every value behaves like one.
+    return Bag([_task((name, i), chunk.as_list, p) for i, p in enumerate(parts)], name)
+
+
+def concat(bags):
+    """The bags' partitions one after another."""
+    bags = list(bags)
+    if not bags:
+        raise ValueError("concat needs at least one Bag")
+    name = "concat-" + tokenize(*[b.name for b in bags])
+    parts = [p for b in bags for p in b._parts]
+    kinds = {b._kind for b in bags}
+    kind = kinds.pop() if len(kinds) == 1 else OBJECT
+    if kind not in (TEXT, OBJECT):
+        kind = OBJECT
+        parts = [_task((name, i), chunk.as_list, p) for i, p in enumerate(parts)]
+    return Bag(parts, name, kind)
+
+
+def zip(*bags):  # noqa: A001 - dask.bag.zip
+    """Tuples of the bags' elements, partition by partition (equal npartitions)."""
+    if not bags:
+        raise ValueError("zip needs at least one Bag")
+    n = bags[0].npartitions
+    if any(b.npartitions != n for b in bags):
+        raise ValueError("zip needs bags with the same number of partitions")
+    name = "zip-" + tokenize(*[b.name for b in bags])
+    parts = [_task((name, i), chunk.zip_parts, *[b._parts[i] for b in bags])
+             for i in _builtin_range(n)]
+    return Bag(parts, name)
