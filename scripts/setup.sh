@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(cmake ninja-build g++ clang ccache pkg-config libgtest-dev libbenchmark-dev
               libyaml-cpp-dev nlohmann-json3-dev libmsgpack-cxx-dev libssl-dev libasio-dev libspdlog-dev
               libcli11-dev openssl graphviz
-              zlib1g-dev libbz2-dev liblzma-dev libzstd-dev libabsl-dev
+              zlib1g-dev libbz2-dev liblzma-dev libzstd-dev libxxhash-dev
               python3-venv python3-dev)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

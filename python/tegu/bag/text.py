@@ -109,9 +109,10 @@ def read_text(urlpath, blocksize=None, compression="infer", encoding=system_enco
         if blocksize is None:
             blocks.append((path, comp, 0, -1))
         else:
-            size = os.path.getsize(path)
-            offsets = list(range(0, size, blocksize)) or [0]
-            blocks.extend((path, comp, off, blocksize) for off in offsets)
+            blocks.extend((path, comp, off, length)
+                          for off, length in _block_ranges(os.path.getsize(path), blocksize))
+    if not blocks:
+        raise ValueError("No files found", urlpath)
     kind = TEXT if native else OBJECT
     if files_per_partition:
         parts = []
@@ -126,6 +127,20 @@ def read_text(urlpath, blocksize=None, compression="infer", encoding=system_enco
     if not collection:
         return bag.to_delayed()
     return bag
+
+
+def _block_ranges(size, blocksize):
+    """(offset, length) of a file's blocks, as dask.bytes.read_bytes cuts them: the block size
+    shrunk to spread the spare bytes, none for an empty file."""
+    if size == 0:
+        return []
+    step = size / (size // blocksize) if size % blocksize and size > blocksize else blocksize
+    place, offsets = 0, [0]
+    while size - place > step * 2 - 1:
+        place += step
+        offsets.append(int(place))
+    ends = offsets[1:] + [size]
+    return [(o, e - o) for o, e in zip(offsets, ends)]
 
 
 def _block_start(path, offset, delimiter):
@@ -153,7 +168,8 @@ def read_text_python(path, offset, length, compression, linedelimiter, blocked, 
                      errors, include_path):
     """The lines of one block decoded by Python's codecs (encodings and error handlers the
     native kernel does not do); the bytes come from the native block reader."""
-    delimiter = (linedelimiter if linedelimiter is not None else "\n").encode(encoding)
+    # as Dask: blocks end at the delimiter's UTF-8 bytes, whatever the file's encoding
+    delimiter = (linedelimiter if linedelimiter is not None else "\n").encode()
     data = _tegu.bag_read_block(path, offset, length if blocked else -1, compression, delimiter)
     try:
         text = data.decode(encoding, errors)
@@ -171,10 +187,15 @@ def read_text_python(path, offset, length, compression, linedelimiter, blocked, 
 
 
 def _split_lines(text, linedelimiter, blocked):
-    """Lines as Dask makes them: text-mode newline handling for the standard delimiters,
-    str.split keeping the delimiter for others."""
+    """Lines as Dask makes them: for the standard delimiters, a whole file read in text mode
+    (newline=linedelimiter) or a block through io.StringIO(text, newline=linedelimiter) — which,
+    unlike reading a file, first turns each "\n" into a "\r" or "\r\n" delimiter; str.split
+    keeping the delimiter for others."""
     if linedelimiter in _STANDARD_NEWLINES:
-        return list(io.StringIO(text, newline=linedelimiter))
+        if blocked or linedelimiter not in ("\r", "\r\n"):
+            return list(io.StringIO(text, newline=linedelimiter))
+        parts = text.split(linedelimiter)  # a file in text mode: split, nothing translated
+        return [t + linedelimiter for t in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
     if not text:
         return []
     parts = text.split(linedelimiter)

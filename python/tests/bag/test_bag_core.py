@@ -6,7 +6,6 @@ last test runs a representative pipeline list on scheduler="processes" and on a 
 Client. Order is compared exactly where Dask defines it (map, filter, flatten, pluck, take,
 frequencies: first seen, topk: descending) and as sorted lists elsewhere (distinct, foldby,
 groupby groups)."""
-import functools
 import heapq
 import itertools
 import math

@@ -13,7 +13,6 @@ import sys
 from collections import Counter
 
 import cloudpickle
-import pytest
 
 import tegu
 import tegu.bag as db
@@ -193,6 +192,25 @@ def test_take_and_configured_scheduler(everywhere, check):
     check.assert_same(tegu.compute(b.count(), b.max()), (len(DATA), max(DATA)))
 
 
+def test_repartition_partition_size_everywhere(everywhere, check):
+    # repartition(partition_size=) measures the partitions: it computes, with the configured
+    # scheduler, when it is called
+    b = db.from_sequence(DATA, partition_size=5).map(inc)
+    one = b.repartition(partition_size="1MB")
+    assert one.npartitions == 1
+    check.assert_same(one.compute(**everywhere), [inc(x) for x in DATA])
+    more = b.repartition(partition_size=100)
+    assert more.npartitions > 1
+    check.assert_same(more.compute(**everywhere), [inc(x) for x in DATA])
+
+
+def test_to_delayed_everywhere(everywhere, check):
+    b = db.from_sequence(DATA, partition_size=5).map(inc)
+    parts = tegu.compute(*b.to_delayed(), **everywhere)
+    check.assert_same(list(parts), [[inc(x) for x in p] for p in PARTS])
+    check.assert_same(b.sum().to_delayed().compute(**everywhere), sum(map(inc, DATA)))
+
+
 def test_compute_several_bags_everywhere(everywhere, check):
     b1 = db.from_sequence(DATA, partition_size=5)
     b2 = db.from_sequence(WORDS, npartitions=3)
@@ -227,12 +245,6 @@ def test_client_compute_and_persist(bag_client, check):
     p = bag_client.persist(b.map(lambda x: x * 3))
     check.assert_same(p.compute(scheduler=bag_client), [3 * x for x in DATA])
     check.assert_same(p.topk(2).compute(scheduler=bag_client), [66, 63])
-
-
-def test_to_delayed_on_client(bag_client, check):
-    b = db.from_sequence(DATA, partition_size=5).map(inc)
-    parts = tegu.compute(*b.to_delayed(), scheduler=bag_client)
-    check.assert_same(list(parts), [[inc(x) for x in p] for p in PARTS])
 
 
 def test_default_client():

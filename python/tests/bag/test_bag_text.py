@@ -108,6 +108,11 @@ def test_read_text_linedelimiter(scheduler, tmp_path, check):
                       split_keep(data, "\r\n"))
     check.assert_same(db.read_text(p, linedelimiter=";;").compute(scheduler=scheduler),
                       split_keep(data, ";;"))
+    # as Dask: a file that ends with the (custom) delimiter, read whole, gives a last ""
+    ends = tmp_path / "ends.txt"
+    ends.write_bytes("x;ÿ;".encode())
+    check.assert_same(db.read_text(str(ends), linedelimiter=";").compute(scheduler=scheduler),
+                      ["x;", "ÿ;", ""])
 
 
 def test_read_text_nodelim_whole_files(scheduler, tmp_path, check):

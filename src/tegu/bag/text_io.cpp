@@ -466,8 +466,8 @@ const char* Bz2Error(int ret) {
 
 // A decoder of concatenated streams (bz2, xz) as Python's bz2 and lzma modules read them:
 // after the first stream, data that does not start a valid stream ends the file silently.
-// `Codec` has Init(), End(), and Step(in, in_n, out, out_n, consumed, produced) returning
-// kOk, kStreamEnd or an error message.
+// `Codec` has Init(), End() and Step(in, in_n, out, out_n, &consumed, &produced), which
+// returns kOk, kStreamEnd, or kError with the library's complaint in `error`.
 enum class StepResult : uint8_t { kOk, kStreamEnd, kError };
 
 struct Bz2Codec {
@@ -642,10 +642,12 @@ struct Block {
 
 Result<Block> ReadBlockAt(const std::string& path, int64_t offset, int64_t length,
                           Compression compression, std::string_view delimiter) {
-  if (offset < 0) return Status::Invalid("read_text: negative block offset " +
-                                         std::to_string(offset));
-  if (length < -1) return Status::Invalid("read_text: negative block length " +
-                                          std::to_string(length));
+  if (offset < 0) {
+    return Status::Invalid("read_text: negative block offset " + std::to_string(offset));
+  }
+  if (length < -1) {
+    return Status::Invalid("read_text: negative block length " + std::to_string(length));
+  }
   if (compression != Compression::kNone && (offset != 0 || length != -1)) {
     return Status::Invalid("cannot read a block of a compressed file (" + PyRepr(path) +
                            "); compressed files are read whole (blocksize=None)");

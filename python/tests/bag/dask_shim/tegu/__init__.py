@@ -12,7 +12,7 @@ import sys
 import dask
 import dask.bag
 import distributed
-from dask import compute, config, delayed, persist, visualize  # noqa: F401
+from dask import compute, config, delayed, persist, visualize  # noqa: F401  (re-exported)
 from dask.delayed import Delayed  # noqa: F401
 
 bag = dask.bag
