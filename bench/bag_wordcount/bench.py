@@ -20,7 +20,9 @@ benchmark with an AssertionError. The files are read once before timing, so ever
 reads them from the page cache.
 
 Systems, in one run, each on the same files:
-  tegu              tegu.bag with its default scheduler for bags (bag.compute())
+  tegu              tegu.bag with its default scheduler for bags (bag.compute(): threads)
+  tegu_processes    tegu.bag, compute(scheduler="processes", num_workers=2) (a temporary
+                    local cluster of 2 worker processes, started by each compute call)
   tegu_distributed  tegu.distributed LocalCluster(n_workers=2, threads_per_worker=1) + Client
   dask_processes    dask.bag, compute(scheduler="processes", num_workers=2) (Dask's bag default)
   dask_distributed  dask.distributed LocalCluster(n_workers=2, threads_per_worker=1) + Client
@@ -242,15 +244,10 @@ def _tegu_version():
 
 
 def default_scheduler_name(bag_module):
-    """What tegu.bag's Bag uses when compute() gets no scheduler (best effort)."""
-    cls = getattr(bag_module, "Bag", None)
-    for attr in ("__dask_scheduler__", "_default_scheduler", "default_scheduler"):
-        value = getattr(cls, attr, None)
-        if isinstance(value, str):
-            return value
-        if callable(value):
-            return f"{getattr(value, '__module__', '?')}.{getattr(value, '__qualname__', value)}"
-    return "unknown (Bag.compute() with no scheduler=)"
+    """What a tegu.bag Bag computes with when compute() gets no scheduler (no Client open)."""
+    import tegu
+
+    return f"{tegu.get_scheduler()} (the default: no scheduler= and no Client)"
 
 
 @contextmanager
@@ -258,6 +255,13 @@ def tegu_session():
     import tegu.bag as bag
     yield bag, (lambda b: b.compute()), {"version": _tegu_version(),
                                          "scheduler": default_scheduler_name(bag)}
+
+
+@contextmanager
+def tegu_processes_session():
+    import tegu.bag as bag
+    yield bag, (lambda b: b.compute(scheduler="processes", num_workers=2)), {
+        "version": _tegu_version(), "scheduler": "processes, num_workers=2"}
 
 
 @contextmanager
@@ -295,11 +299,12 @@ def dask_distributed_session():
 
 SYSTEMS = {
     "tegu": tegu_session,
+    "tegu_processes": tegu_processes_session,
     "tegu_distributed": tegu_distributed_session,
     "dask_processes": dask_processes_session,
     "dask_distributed": dask_distributed_session,
 }
-TEGU_SYSTEMS = ("tegu", "tegu_distributed")
+TEGU_SYSTEMS = ("tegu", "tegu_processes", "tegu_distributed")
 DASK_SYSTEMS = ("dask_processes", "dask_distributed")
 
 

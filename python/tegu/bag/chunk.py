@@ -6,7 +6,6 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-import statistics  # noqa: F401  (kept for users' reductions that import it through us)
 from collections.abc import Iterator
 from functools import reduce
 
@@ -96,14 +95,8 @@ def map_partitions_part(func, part, args, kwargs):
     return out
 
 
-def filter_part(predicate, part, keep=True):
-    if keep:
-        return [x for x in part if predicate(x)]
-    return [x for x in part if not predicate(x)]
 
 
-def flatten_part(part):
-    return [y for x in part for y in x]
 
 
 def pluck_part(key, part, default=no_default):
@@ -123,15 +116,8 @@ def _get(x, k, default):
         return default
 
 
-def method_part(name, part, args, kwargs):
-    """[getattr(x, name)(*args, **kwargs)]: the .str accessor's methods without a kernel."""
-    return [getattr(x, name)(*args, **kwargs) for x in part]
 
 
-def match_part(pattern, part):
-    import fnmatch
-
-    return [x for x in part if fnmatch.fnmatch(x, pattern)]
 
 
 def concat_parts(parts):
@@ -384,3 +370,141 @@ def write_text_part(part, path, compression, encoding, last_endline):
         if last_endline:
             f.write(endline)
     return path
+
+
+# --- lazy element-wise stages ------------------------------------------------------------------
+# Consecutive element-wise operations (map, filter, flatten, pluck, ...) run in one task as a
+# chain of iterators, as Dask's fused bag tasks do: no list is built between them, only at the
+# end of the chain (or not at all when a reduction consumes the stream).
+
+class MapStage:
+    __slots__ = ("func", "args", "kwargs")
+
+    def __init__(self, func, args=(), kwargs=None):
+        self.func, self.args, self.kwargs = func, tuple(args), kwargs or None
+
+    def __call__(self, items):
+        func, args, kwargs = self.func, self.args, self.kwargs
+        if kwargs:
+            return (func(x, *args, **kwargs) for x in items)
+        if args:
+            return (func(x, *args) for x in items)
+        return map(func, items)
+
+    def __tegu_tokenize__(self):
+        return ("map", self.func, self.args, self.kwargs)
+
+
+class StarmapStage(MapStage):
+    __slots__ = ()
+
+    def __call__(self, items):
+        func, kwargs = self.func, self.kwargs
+        if kwargs:
+            return (func(*x, **kwargs) for x in items)
+        return itertools.starmap(func, items)
+
+    def __tegu_tokenize__(self):
+        return ("starmap", self.func, self.kwargs)
+
+
+class FilterStage:
+    __slots__ = ("predicate", "keep")
+
+    def __init__(self, predicate, keep=True):
+        self.predicate, self.keep = predicate, keep
+
+    def __call__(self, items):
+        if self.keep:
+            return filter(self.predicate, items)
+        return itertools.filterfalse(self.predicate, items)
+
+    def __tegu_tokenize__(self):
+        return ("filter", self.predicate, self.keep)
+
+
+class FlattenStage:
+    __slots__ = ()
+
+    def __call__(self, items):
+        return itertools.chain.from_iterable(items)
+
+    def __tegu_tokenize__(self):
+        return ("flatten",)
+
+
+class PluckStage:
+    __slots__ = ("key", "default")
+
+    def __init__(self, key, default=no_default):
+        self.key, self.default = key, default
+
+    def __call__(self, items):
+        return iter(pluck_part(self.key, items, self.default))
+
+    def __tegu_tokenize__(self):
+        return ("pluck", self.key, self.default)
+
+
+class MethodStage:
+    """getattr(x, name)(*args, **kwargs): the .str methods without a kernel."""
+    __slots__ = ("name", "args", "kwargs")
+
+    def __init__(self, name, args=(), kwargs=None):
+        self.name, self.args, self.kwargs = name, tuple(args), kwargs or {}
+
+    def __call__(self, items):
+        name, args, kwargs = self.name, self.args, self.kwargs
+        return (getattr(x, name)(*args, **kwargs) for x in items)
+
+    def __tegu_tokenize__(self):
+        return ("method", self.name, self.args, self.kwargs)
+
+
+class MatchStage:
+    __slots__ = ("pattern",)
+
+    def __init__(self, pattern):
+        self.pattern = pattern
+
+    def __call__(self, items):
+        import fnmatch
+
+        pattern = self.pattern
+        return (x for x in items if fnmatch.fnmatch(x, pattern))
+
+    def __tegu_tokenize__(self):
+        return ("match", self.pattern)
+
+
+def stream(stages, part):
+    """The elements of `part` after `stages`, as an iterator."""
+    items = part
+    for stage in stages:
+        items = stage(items)
+    return items
+
+
+def run_stages(stages, part):
+    """`part` after `stages`, as a list (a partition stored or sent as a task's result)."""
+    return list(stream(stages, part))
+
+
+_END = object()
+
+
+def reduce_part(stages, func, part, is_last, streaming):
+    """A reduction's per-partition step over `part` after `stages`: func of the stream (of a
+    list when the function is the user's), no_result for an empty partition unless it is the
+    only one (as Dask's empty_safe_apply)."""
+    items = stream(stages, part) if stages else part
+    if not streaming:
+        items = as_list(items)
+        if not is_last and len(items) == 0:
+            return no_result
+        return func(items)
+    it = iter(items)
+    first = next(it, _END)
+    if first is _END:
+        return no_result if not is_last else func([])
+    return func(itertools.chain((first,), it))

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 
 from tegu import _tegu
 from tegu.bag import chunk
-from tegu.bag.chunk import no_default, no_result  # noqa: F401
+from tegu.bag.chunk import no_default, no_result
 from tegu.delayed import Delayed
 from tegu.tokenize import tokenize
 
@@ -151,20 +151,41 @@ class Item:
 class Bag:
     """A parallel collection of Python objects in partitions, as dask.bag.Bag."""
 
-    __slots__ = ("_parts", "name", "_kind", "_split_of", "__weakref__")
+    __slots__ = ("_base", "_stages", "_materialized", "name", "_kind", "_split_of", "__weakref__")
 
-    def __init__(self, parts, name, kind=OBJECT, split_of=None):
-        self._parts = list(parts)
+    def __init__(self, parts, name, kind=OBJECT, split_of=None, stages=()):
+        # The partitions are `parts` after `stages`: element-wise operations not yet run,
+        # applied lazily (chunk.stream) by whatever task next reads the partitions, so a chain
+        # of them costs one task and builds no list in between (Dask fuses its bag tasks the
+        # same way).
+        self._base = list(parts)
+        self._stages = tuple(stages)
+        self._materialized = None
         self.name = name
         self._kind = kind
         # For a flattened split (text): (source bag, sep, maxsplit) — frequencies() then runs
         # one fused kernel per partition instead of building the list of words.
         self._split_of = split_of
 
+    @property
+    def _parts(self):
+        """One Delayed per partition, its value the partition as a list."""
+        if not self._stages:
+            return self._base
+        if self._materialized is None:
+            self._materialized = [_task((self.name, i), chunk.run_stages, self._stages, p)
+                                  for i, p in enumerate(self._base)]
+        return self._materialized
+
+    def _then(self, prefix, token_parts, stage, kind=OBJECT):
+        """This bag with one more lazy element-wise stage."""
+        name = _name(prefix, self.name, *token_parts)
+        return Bag(self._base, name, kind, stages=self._stages + (stage,))
+
     # --- collection protocol (tegu.compute, persist, visualize, Client.compute) ------------------
     @property
     def npartitions(self):
-        return len(self._parts)
+        return len(self._base)
 
     def __tegu_finalize__(self):
         return Delayed(f"finalize-{self.name}", chunk.finalize_bag, (list(self._parts),), None,
@@ -222,10 +243,6 @@ class Bag:
         parts = [make_part((name, i), p, i) for i, p in enumerate(self._parts)]
         return Bag(parts, name, kind, split_of)
 
-    def _python_text(self):
-        """Whether partitions are Python lists (object) or native (converted on input)."""
-        return self._kind
-
     # --- element-wise ------------------------------------------------------------------------
     def map(self, func, *args, **kwargs):
         """func(x, *args, **kwargs) for every element; Bag arguments (same npartitions) are
@@ -234,20 +251,19 @@ class Bag:
 
     def starmap(self, func, **kwargs):
         kwargs = {k: _unwrap(v) for k, v in kwargs.items()}
+        if not _has_lazy_values(kwargs):
+            return self._then(f"{_funcname(func)}-starmap", (func, kwargs),
+                              chunk.StarmapStage(func, (), kwargs))
         return self._derive(f"{_funcname(func)}-starmap", (func, kwargs),
                             lambda key, p, i: _task(key, chunk.starmap_part, func, p, kwargs))
 
     def filter(self, predicate):
         keep_kind = self._kind if self._kind in (TEXT, OBJECT) else OBJECT
-        return self._derive("filter", (predicate,),
-                            lambda key, p, i: _task(key, chunk.filter_part, predicate, p, True),
-                            keep_kind)
+        return self._then("filter", (predicate,), chunk.FilterStage(predicate, True), keep_kind)
 
     def remove(self, predicate):
         keep_kind = self._kind if self._kind in (TEXT, OBJECT) else OBJECT
-        return self._derive("remove", (predicate,),
-                            lambda key, p, i: _task(key, chunk.filter_part, predicate, p, False),
-                            keep_kind)
+        return self._then("remove", (predicate,), chunk.FilterStage(predicate, False), keep_kind)
 
     def flatten(self):
         """Concatenates the elements' items (a bag of lists becomes a bag of their items)."""
@@ -255,8 +271,7 @@ class Bag:
             return self._derive("flatten", (), lambda key, p, i: _task(key, K.flatten_lists, p),
                                 TEXT, split_of=self._split_of)
         kind = TEXT if self._kind == TEXT else OBJECT  # a str's items are str
-        return self._derive("flatten", (), lambda key, p, i: _task(key, chunk.flatten_part, p),
-                            kind)
+        return self._then("flatten", (), chunk.FlattenStage(), kind)
 
     def map_partitions(self, func, *args, **kwargs):
         """func(partition, *args, **kwargs) for each partition (a list); Bag arguments give
@@ -264,17 +279,16 @@ class Bag:
         return _map_partitions_bags(func, self, args, kwargs)
 
     def pluck(self, key, default=no_default):
-        return self._derive("pluck", (key, default),
-                            lambda k, p, i: _task(k, chunk.pluck_part, key, p, default))
+        return self._then("pluck", (key, default), chunk.PluckStage(key, default))
 
     def distinct(self, key=None):
         """The distinct elements (first occurrences, in order), in one partition."""
         if self._kind == TEXT and key is None:
             return _tree_reduce(self, "distinct", lambda part: (K.distinct, [part]),
                                 lambda parts: (K.distinct, parts), TEXT, token=("native",))
-        return _tree_reduce(self, "distinct",
-                            lambda part: (chunk.unique_part, part, key),
-                            lambda parts: (chunk.unique_merge, parts, key), OBJECT, token=(key,))
+        return self.reduction(_Partial(chunk.unique_part, key=key),
+                              _Partial(chunk.unique_merge, key=key), out_type=Bag,
+                              name="distinct", _streaming=True)
 
     def product(self, other):
         """The cartesian product with another bag: npartitions = self's × other's."""
@@ -298,9 +312,12 @@ class Bag:
         return _repartition_npartitions(self, npartitions)
 
     # --- reductions --------------------------------------------------------------------------
-    def reduction(self, perpartition, aggregate, split_every=None, out_type=Item, name=None):
+    def reduction(self, perpartition, aggregate, split_every=None, out_type=Item, name=None,
+                  _streaming=False):
         """perpartition(partition) on each partition, then aggregate(list of results) in a
-        tree (split_every at a time, 8 by default); empty partitions are skipped (as Dask)."""
+        tree (split_every at a time, 8 by default); empty partitions are skipped (as Dask).
+        The built-in reductions stream the partition (_streaming); a user's perpartition
+        gets a list."""
         if split_every is None:
             split_every = 8
         if split_every is False:
@@ -311,8 +328,9 @@ class Bag:
         prefix = name or _funcname(perpartition)
         a = f"{prefix}-part-{token}"
         last = self.npartitions == 1
-        level = [_task((a, i), chunk.empty_safe_apply, perpartition, p, last)
-                 for i, p in enumerate(self._parts)]
+        level = [_task((a, i), chunk.reduce_part, self._stages, perpartition, p, last,
+                       bool(_streaming))
+                 for i, p in enumerate(self._base)]
         fmt = f"{name or _funcname(aggregate)}-aggregate-{token}"
         depth = 0
         while len(level) > split_every:
@@ -335,7 +353,8 @@ class Bag:
         else:
             per = _Partial(chunk.reduce_seq, binop)
             agg = _Partial(chunk.reduce_seq, combine)
-        return self.reduction(per, agg, split_every=split_every, out_type=out_type, name="fold")
+        return self.reduction(per, agg, split_every=split_every, out_type=out_type, name="fold",
+                              _streaming=True)
 
     def foldby(self, key, binop, initial=no_default, combine=None, combine_initial=no_default,
                split_every=None):
@@ -381,9 +400,11 @@ class Bag:
                                 split_every,
                                 final=lambda parts: (K.merge_frequencies, parts, bool(sort)),
                                 token=("native", bool(sort)))
-        return _tree_reduce(self, "frequencies", lambda part: (chunk.frequencies_part, part),
-                            lambda parts: (chunk.merge_frequencies, parts), OBJECT, split_every,
-                            post=lambda d: (chunk.dict_items, d, bool(sort)), token=(bool(sort),))
+        counts = self.reduction(chunk.frequencies_part, chunk.merge_frequencies,
+                                split_every=split_every, out_type=Bag, name="frequencies",
+                                _streaming=True)
+        name = _name("frequencies", counts.name, bool(sort))
+        return Bag([_task((name, 0), chunk.dict_items, counts._parts[0], bool(sort))], name)
 
     def topk(self, k, key=None, split_every=None):
         """The k largest elements (by key), in one partition, largest first."""
@@ -400,9 +421,9 @@ class Bag:
                                 token=(k,))
         if key is not None and callable(key) and _takes_multiple_arguments(key):
             key = _Partial(_apply, key)
-        return _tree_reduce(self, "topk", lambda part: (chunk.topk_part, k, part, key),
-                            lambda parts: (chunk.topk_merge, k, parts, key), OBJECT, split_every,
-                            token=(k, key))
+        return self.reduction(_Partial(chunk.topk_part, k, key=key),
+                              _Partial(chunk.topk_merge, k, key=key), split_every=split_every,
+                              out_type=Bag, name="topk", _streaming=True)
 
     def count(self, split_every=None):
         if self._kind in (TEXT, TEXT_LISTS):
@@ -410,30 +431,31 @@ class Bag:
             name = _name("count", self.name)
             parts = [_task((name, i), kernel, p) for i, p in enumerate(self._parts)]
             return Item(_sum_tree(parts, f"count-aggregate-{name}", split_every))
-        return self.reduction(chunk.count_seq, sum, split_every=split_every, name="count")
+        return self.reduction(chunk.count_seq, sum, split_every=split_every, name="count",
+                              _streaming=True)
 
     def sum(self, split_every=None):
-        return self.reduction(sum, sum, split_every=split_every, name="sum")
+        return self.reduction(sum, sum, split_every=split_every, name="sum", _streaming=True)
 
     def max(self, split_every=None):
-        return self.reduction(max, max, split_every=split_every, name="max")
+        return self.reduction(max, max, split_every=split_every, name="max", _streaming=True)
 
     def min(self, split_every=None):
-        return self.reduction(min, min, split_every=split_every, name="min")
+        return self.reduction(min, min, split_every=split_every, name="min", _streaming=True)
 
     def any(self, split_every=None):
-        return self.reduction(any, any, split_every=split_every, name="any")
+        return self.reduction(any, any, split_every=split_every, name="any", _streaming=True)
 
     def all(self, split_every=None):
-        return self.reduction(all, all, split_every=split_every, name="all")
+        return self.reduction(all, all, split_every=split_every, name="all", _streaming=True)
 
     def mean(self):
         return self.reduction(chunk.mean_chunk, chunk.mean_aggregate, split_every=False,
-                              name="mean")
+                              name="mean", _streaming=True)
 
     def var(self, ddof=0):
         return self.reduction(chunk.var_chunk, _Partial(chunk.var_aggregate, ddof=ddof),
-                              split_every=False, name="var")
+                              split_every=False, name="var", _streaming=True)
 
     def std(self, ddof=0):
         return self.var(ddof=ddof).apply(chunk.sqrt)
@@ -444,9 +466,10 @@ class Bag:
         """(key, [elements]) for each distinct grouper(x): a shuffle across partitions (each
         partition splits into buckets by hash of the key; output partition j gathers bucket j
         of every input)."""
-        if method is not None or (shuffle not in (None, "tasks", "disk")):
-            if method not in (None, "tasks", "disk"):
-                raise ValueError(f"unknown shuffle method {method or shuffle!r}")
+        for m in (method, shuffle):
+            if m not in (None, "tasks", "disk"):
+                raise ValueError(f"unknown shuffle method {m!r}: expected 'tasks' or 'disk' "
+                                 "(both shuffle with tasks here)")
         if not callable(grouper):
             grouper = operator.itemgetter(grouper)
         n = npartitions or self.npartitions
@@ -485,13 +508,13 @@ class Bag:
             return tuple(b.compute())
         return b
 
-    def to_textfiles(self, path, name_function=None, compression="infer", encoding=None,
+    def to_textfiles(self, path, name_function=None, compression="infer", encoding=no_default,
                      compute=True, storage_options=None, last_endline=False, **kwargs):
-        from tegu.bag.text import to_textfiles
+        from tegu.bag.text import system_encoding, to_textfiles
 
         return to_textfiles(self, path, name_function=name_function, compression=compression,
-                            encoding=encoding, compute=compute, last_endline=last_endline,
-                            **kwargs)
+                            encoding=system_encoding if encoding is no_default else encoding,
+                            compute=compute, last_endline=last_endline, **kwargs)
 
     def accumulate(self, binop, initial=no_default):
         """Running reductions (as toolz.accumulate) across the whole bag, in order."""
@@ -582,10 +605,9 @@ def _funcname(func):
         return "func"
 
 
-def _tree_reduce(bag, prefix, per, agg, kind, split_every=None, final=None, post=None,
-                 token=()):
+def _tree_reduce(bag, prefix, per, agg, kind, split_every=None, final=None, token=()):
     """One partition: per(part) on each partition, then agg(list) in a tree; ``final`` is
-    the last aggregation when it differs, ``post`` a last step on its result. ``per`` and
+    the last aggregation when it differs. ``per`` and
     ``agg`` return (func, *args) with the partition(s) placed in them; ``token`` holds the
     parameters that make this reduction differ from another over the same bag."""
     if split_every is None:
@@ -599,11 +621,7 @@ def _tree_reduce(bag, prefix, per, agg, kind, split_every=None, final=None, post
         level = [_task((f"{name}-agg{depth}", i), *agg(level[j:j + split_every]))
                  for i, j in enumerate(_builtin_range(0, len(level), split_every))]
         depth += 1
-    last = (final or agg)(level)
-    if post is None:
-        return Bag([_task((name, 0), *last)], name, kind)
-    merged = _task((f"{name}-merged", 0), *last)
-    return Bag([_task((name, 0), *post(merged))], name, kind)
+    return Bag([_task((name, 0), *(final or agg)(level))], name, kind)
 
 
 def _sum_tree(parts, name, split_every=None):
@@ -703,6 +721,17 @@ def _sizeof_part(part):
 
 # --- element-wise across bags ------------------------------------------------------------------
 
+def _has_lazy_values(obj):
+    """Whether task arguments hold Items, Delayed values or Bags (which a lazy stage, being a
+    plain Python object inside a task, cannot resolve)."""
+    found: list = []
+    _collect_deps(obj, found)
+    if found:
+        return True
+    items = obj.values() if isinstance(obj, dict) else obj
+    return any(isinstance(x, (Item, Bag, Delayed)) for x in items)
+
+
 def _split_bag_args(args, kwargs, npartitions):
     bag_args, other_args = [], []
     for a in args:
@@ -726,6 +755,10 @@ def _map_bags(func, bag, args, kwargs):
     if not callable(func):
         raise TypeError(f"map needs a callable, got {type(func).__name__}")
     bag_args, other_args, bag_kwargs, other_kwargs = _split_bag_args(args, kwargs, bag.npartitions)
+    if not bag_args and not bag_kwargs and not _has_lazy_values(other_args) \
+            and not _has_lazy_values(other_kwargs):
+        return bag._then(_funcname(func), (func, other_args, other_kwargs),
+                         chunk.MapStage(func, other_args, other_kwargs))
     name = _name(f"{_funcname(func)}", bag.name, func, [b.name for b in bag_args], other_args,
                  {k: v.name for k, v in bag_kwargs.items()}, other_kwargs)
     parts = []
@@ -862,16 +895,19 @@ def range(n, npartitions):  # noqa: A001 - dask.bag.range
 
 def from_delayed(values):
     """A bag with one partition per Delayed value (each a sequence). Futures work too."""
+    import sys
+
     from tegu.delayed import delayed as make_delayed
 
+    futures = sys.modules.get("tegu.distributed.futures")  # loaded if any Future exists
     if isinstance(values, Delayed) or not isinstance(values, Iterable):
         values = [values]
     parts = []
     for v in values:
         if isinstance(v, Delayed):
             parts.append(v)
-        elif type(v).__name__ == "Future" and hasattr(v, "key"):
-            parts.append(Delayed(v.key, None, (v,), None, ()))
+        elif futures is not None and isinstance(v, futures.Future):
+            parts.append(Delayed(v.key, None, (v,), None, ()))  # as persist's Delayed values
         else:
             parts.append(make_delayed(v))
     name = "bag-from-delayed-" + tokenize(*[p._key for p in parts])

@@ -17,8 +17,7 @@ import os
 
 from tegu import _tegu
 from tegu.bag import chunk
-from tegu.bag.core import (COUNTS, OBJECT, TEXT, TEXT_LISTS, Bag, K, _name, _parse_bytes,
-                           _task, tokenize)
+from tegu.bag.core import OBJECT, TEXT, TEXT_LISTS, Bag, K, _parse_bytes, _task, tokenize
 
 __all__ = ["read_text", "to_textfiles", "StringAccessor"]
 
@@ -300,9 +299,8 @@ class StringAccessor:
     def _method(self, method, *args, **kwargs):
         b = self._bag
         kind = TEXT if method in _STR_RESULTS and b._kind == TEXT else OBJECT
-        return b._derive(f"str-{method}", (method, args, kwargs),
-                         lambda key, p, i: _task(key, chunk.method_part, method, p, args, kwargs),
-                         kind)
+        return b._then(f"str-{method}", (method, args, kwargs),
+                       chunk.MethodStage(method, args, kwargs), kind)
 
     def lower(self):
         return self._kernel("lower", K.str_lower) if self._native() else self._method("lower")
@@ -346,8 +344,7 @@ class StringAccessor:
         b = self._bag
         if self._native():
             return self._kernel("match", K.str_match, pattern)
-        return b._derive("str-match", (pattern,),
-                         lambda key, p, i: _task(key, chunk.match_part, pattern, p), b._kind)
+        return b._then("str-match", (pattern,), chunk.MatchStage(pattern), b._kind)
 
     def __getattr__(self, name):
         if name.startswith("_") or not hasattr(str, name):
@@ -365,4 +362,3 @@ _STR_RESULTS = {"capitalize", "casefold", "center", "expandtabs", "format", "joi
                 "lower", "lstrip", "removeprefix", "removesuffix", "replace", "rjust", "rstrip",
                 "strip", "swapcase", "title", "translate", "upper", "zfill"}
 
-del COUNTS
