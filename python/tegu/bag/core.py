@@ -84,7 +84,30 @@ def _unwrap(arg):
     return arg
 
 
-class Item:
+class _Collection:
+    """compute, persist and visualize of a collection (through tegu.base, which understands
+    the __tegu_finalize__ / __tegu_parts__ / __tegu_rebuild__ methods)."""
+
+    __slots__ = ()
+
+    def compute(self, **kwargs):
+        from tegu.base import compute
+
+        return compute(self, **kwargs)[0]
+
+    def persist(self, **kwargs):
+        from tegu.base import persist
+
+        return persist(self, **kwargs)[0]
+
+    def visualize(self, filename="mydask", format=None, optimize_graph=False, **kwargs):
+        from tegu.base import visualize
+
+        return visualize(self, filename=filename, format=format, optimize_graph=optimize_graph,
+                         **kwargs)
+
+
+class Item(_Collection):
     """A single lazy value (the result of a reduction), as dask.bag.Item."""
 
     __slots__ = ("_delayed",)
@@ -110,22 +133,6 @@ class Item:
     def __tegu_rebuild__(self, parts):
         return Item(parts[0])
 
-    def compute(self, **kwargs):
-        from tegu.base import compute
-
-        return compute(self, **kwargs)[0]
-
-    def persist(self, **kwargs):
-        from tegu.base import persist
-
-        return persist(self, **kwargs)[0]
-
-    def visualize(self, filename="mydask", format=None, optimize_graph=False, **kwargs):
-        from tegu.base import visualize
-
-        return visualize(self, filename=filename, format=format, optimize_graph=optimize_graph,
-                         **kwargs)
-
     def to_delayed(self, optimize_graph=True):
         return self._delayed
 
@@ -148,7 +155,7 @@ class Item:
         raise TypeError("the truth value of an Item is not known until it is computed")
 
 
-class Bag:
+class Bag(_Collection):
     """A parallel collection of Python objects in partitions, as dask.bag.Bag."""
 
     __slots__ = ("_base", "_stages", "_materialized", "name", "_kind", "_split_of", "__weakref__")
@@ -199,22 +206,6 @@ class Bag:
 
     def __tegu_tokenize__(self):
         return ("bag", self.name)
-
-    def compute(self, **kwargs):
-        from tegu.base import compute
-
-        return compute(self, **kwargs)[0]
-
-    def persist(self, **kwargs):
-        from tegu.base import persist
-
-        return persist(self, **kwargs)[0]
-
-    def visualize(self, filename="mydask", format=None, optimize_graph=False, **kwargs):
-        from tegu.base import visualize
-
-        return visualize(self, filename=filename, format=format, optimize_graph=optimize_graph,
-                         **kwargs)
 
     def to_delayed(self, optimize_graph=True):
         """One Delayed per partition (its value is the partition as a list)."""
