@@ -1,8 +1,9 @@
 """``tegu.bag``: parallel collections of Python objects, behaving as ``dask.bag``.
 
 Known text operations run as native kernels without the GIL (docs/collections.md)."""
-from tegu.bag.core import (Bag, Item, concat, from_delayed, from_sequence, map, map_partitions,
-                           no_default, range, zip)
+from tegu.bag.core import Bag, Item, no_default
+from tegu.bag.creation import (concat, from_delayed, from_sequence, map, map_partitions, range,
+                               zip)
 from tegu.bag.text import read_text, to_textfiles
 
 

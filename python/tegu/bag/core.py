@@ -14,11 +14,8 @@ Python function given a native partition receives it as a list.
 Thread-safety: Bags are immutable; build and compute them from any thread."""
 from __future__ import annotations
 
-import itertools
 import math
 import operator
-import uuid
-from collections.abc import Iterable
 
 from tegu import _tegu
 from tegu.bag import chunk
@@ -26,14 +23,10 @@ from tegu.bag.chunk import no_default, no_result
 from tegu.delayed import Delayed
 from tegu.tokenize import tokenize
 
-__all__ = ["Bag", "Item", "from_sequence", "from_delayed", "range", "concat", "zip", "map",
-           "map_partitions", "no_default"]
+__all__ = ["Bag", "Item", "no_default"]
 
 OBJECT, TEXT, TEXT_LISTS, COUNTS = "object", "text", "text-lists", "counts"
 
-_builtin_range = range
-_builtin_zip = zip
-_builtin_map = map
 
 
 class _Kernels:
@@ -71,10 +64,6 @@ def _task(key, func, *args, kwargs=None):
 
 def _name(prefix, *parts):
     return f"{prefix}-{tokenize(*parts)}"
-
-
-def _fresh(prefix):
-    return f"{prefix}-{uuid.uuid4().hex}"
 
 
 def _unwrap(arg):
@@ -328,7 +317,7 @@ class Bag(_Collection):
             c = fmt + str(depth)
             level = [_task((c, i), chunk.empty_safe_aggregate, aggregate,
                            level[j:j + split_every], False)
-                     for i, j in enumerate(_builtin_range(0, len(level), split_every))]
+                     for i, j in enumerate(range(0, len(level), split_every))]
             depth += 1
         if out_type is Item or out_type == "item":
             return Item(_task(fmt, chunk.empty_safe_aggregate, aggregate, level, True))
@@ -368,7 +357,7 @@ class Bag(_Collection):
             c = b + str(depth)
             level = [_task((c, i), chunk.foldby_combine, combine, level[j:j + split_every],
                            combine_initial)
-                     for i, j in enumerate(_builtin_range(0, len(level), split_every))]
+                     for i, j in enumerate(range(0, len(level), split_every))]
             depth += 1
         merged = _task(f"foldby-merge-{token}", chunk.foldby_combine, combine, level,
                        combine_initial)
@@ -473,7 +462,7 @@ class Bag(_Collection):
         pick = f"shuffle-pick-{token}"
         name = f"groupby-{token}"
         parts = []
-        for j in _builtin_range(n):
+        for j in range(n):
             picked = [_task((pick, i, j), chunk.getitem, b, j) for i, b in enumerate(buckets)]
             parts.append(_task((name, j), chunk.group_part, grouper, picked))
         return Bag(parts, name)
@@ -491,7 +480,7 @@ class Bag(_Collection):
         if npartitions > 1:
             partial_name = f"take-partial-{token}"
             heads = [_task((partial_name, i), chunk.take_part, k, self._parts[i])
-                     for i in _builtin_range(npartitions)]
+                     for i in range(npartitions)]
         else:
             heads = [self._parts[0]]
         b = Bag([_task((name, 0), chunk.safe_take, k, heads, warn)], name)
@@ -610,7 +599,7 @@ def _tree_reduce(bag, prefix, per, agg, kind, split_every=None, final=None, toke
     depth = 0
     while len(level) > split_every:
         level = [_task((f"{name}-agg{depth}", i), *agg(level[j:j + split_every]))
-                 for i, j in enumerate(_builtin_range(0, len(level), split_every))]
+                 for i, j in enumerate(range(0, len(level), split_every))]
         depth += 1
     return Bag([_task((name, 0), *(final or agg)(level))], name, kind)
 
@@ -621,7 +610,7 @@ def _sum_tree(parts, name, split_every=None):
     level, depth = parts, 0
     while len(level) > split_every:
         level = [_task((f"{name}{depth}", i), _SUM, level[j:j + split_every])
-                 for i, j in enumerate(_builtin_range(0, len(level), split_every))]
+                 for i, j in enumerate(range(0, len(level), split_every))]
         depth += 1
     return _task(name, _SUM, list(level))
 
@@ -637,18 +626,18 @@ def _repartition_npartitions(bag, npartitions):
         return bag
     if npartitions < n_in:
         # consecutive input partitions grouped into npartitions runs of near-equal count
-        bounds = [round(i * n_in / npartitions) for i in _builtin_range(npartitions + 1)]
+        bounds = [round(i * n_in / npartitions) for i in range(npartitions + 1)]
         parts = [_task((name, j), concat, bag._parts[bounds[j]:bounds[j + 1]])
-                 for j in _builtin_range(npartitions)]
+                 for j in range(npartitions)]
         return Bag(parts, name, TEXT if text else OBJECT)
     div, mod = divmod(npartitions, n_in)
     nsplits = [div] * n_in
     nsplits[-1] += mod
     parts = []
     split_name = f"{name}-split"
-    for i, (p, k) in enumerate(_builtin_zip(bag._parts, nsplits)):
+    for i, (p, k) in enumerate(zip(bag._parts, nsplits)):
         pieces = _task((split_name, i), chunk.split_part, p, k)
-        for j in _builtin_range(k):
+        for j in range(k):
             parts.append(_task((name, len(parts)), chunk.getitem, pieces, j))
     return Bag(parts, name)
 
@@ -683,13 +672,13 @@ def _repartition_size(bag, partition_size):
     sizes = tegu.compute([_task((f"{name}-sizeof", i), _sizeof_part, p)
                           for i, p in enumerate(bag._parts)])[0]
     pieces = []  # (delayed piece, size)
-    for i, (p, size) in enumerate(_builtin_zip(bag._parts, sizes)):
+    for i, (p, size) in enumerate(zip(bag._parts, sizes)):
         k = max(1, math.ceil(size / limit))
         if k == 1:
             pieces.append((p, size))
         else:
             split = _task((f"{name}-split", i), chunk.split_part, p, k)
-            for j in _builtin_range(k):
+            for j in range(k):
                 pieces.append((_task((f"{name}-piece", i, j), chunk.getitem, split, j), size / k))
     groups, current, total = [], [], 0
     for piece, size in pieces:
@@ -776,159 +765,4 @@ def _map_partitions_bags(func, bag, args, kwargs):
         a = tuple(x._parts[i] if isinstance(x, Bag) else _unwrap(x) for x in args)
         kw = {k: (v._parts[i] if isinstance(v, Bag) else _unwrap(v)) for k, v in kwargs.items()}
         parts.append(_task((name, i), chunk.map_partitions_part, func, p, a, kw or None))
-    return Bag(parts, name)
-
-
-def map(func, *args, **kwargs):  # noqa: A001 - dask.bag.map
-    """func applied element-wise across bags (``db.map(f, b1, 2, b2)``): Bag arguments give
-    their elements, others are passed as they are (Items and Delayed values computed)."""
-    bags = [a for a in args if isinstance(a, Bag)]
-    if not bags and not any(isinstance(v, Bag) for v in kwargs.values()):
-        raise ValueError("db.map needs at least one Bag argument")
-    if args and isinstance(args[0], Bag):
-        return _map_bags(func, args[0], args[1:], kwargs)
-    if not bags:  # only keyword bags
-        first_kw = next(k for k, v in kwargs.items() if isinstance(v, Bag))
-        first = kwargs[first_kw]
-        rest = {k: v for k, v in kwargs.items() if k != first_kw}
-        return _map_bags(_KeywordFirst(func, first_kw, len(args)), first, args, rest)
-    layout = [isinstance(a, Bag) for a in args]
-    others = [a for a in args if not isinstance(a, Bag)]
-    return _map_bags(_Positional(func, layout), bags[0], tuple(bags[1:]) + tuple(others), kwargs)
-
-
-class _Positional:
-    """Calls func with bag elements and other arguments back in their original positions
-    (map_part passes the bags' elements first, then the other arguments)."""
-
-    def __init__(self, func, layout):
-        self.func, self.layout = func, layout
-
-    def __call__(self, *values, **kwargs):
-        nbags = sum(self.layout)
-        bags, others = iter(values[:nbags]), iter(values[nbags:])
-        return self.func(*[next(bags) if is_bag else next(others) for is_bag in self.layout],
-                         **kwargs)
-
-    @property
-    def __name__(self):
-        return _funcname(self.func)
-
-
-class _KeywordFirst:
-    """Calls func(*args, name=element, **kwargs) for a bag given only by keyword."""
-
-    def __init__(self, func, name, nargs):
-        self.func, self.name, self.nargs = func, name, nargs
-
-    def __call__(self, element, *args, **kwargs):
-        kwargs[self.name] = element
-        return self.func(*args, **kwargs)
-
-    @property
-    def __name__(self):
-        return _funcname(self.func)
-
-
-def map_partitions(func, *args, **kwargs):
-    bags = [a for a in args if isinstance(a, Bag)]
-    if not bags or not isinstance(args[0], Bag):
-        raise ValueError("db.map_partitions needs a Bag as its first argument")
-    return _map_partitions_bags(func, args[0], args[1:], kwargs)
-
-
-# --- creation ----------------------------------------------------------------------------------
-
-def from_sequence(seq, partition_size=None, npartitions=None):
-    """A bag from a Python sequence, in ``npartitions`` partitions or partitions of
-    ``partition_size`` elements (about 100 partitions by default, as Dask)."""
-    seq = list(seq)
-    if npartitions is not None and (not isinstance(npartitions, int) or npartitions < 1):
-        raise ValueError(f"npartitions must be a positive int, got {npartitions!r}")
-    if partition_size is not None and (not isinstance(partition_size, int) or partition_size < 1):
-        raise ValueError(f"partition_size must be a positive int, got {partition_size!r}")
-    if npartitions and not partition_size:
-        if len(seq) <= 100:
-            partition_size = int(math.ceil(len(seq) / npartitions))
-        else:
-            partition_size = max(1, int(math.floor(len(seq) / npartitions)))
-    if npartitions is None and partition_size is None:
-        if len(seq) <= 100:
-            partition_size = 1
-        else:
-            partition_size = max(1, math.ceil(math.sqrt(len(seq)) / math.sqrt(100)))
-    parts = [seq[i:i + partition_size] for i in _builtin_range(0, len(seq), partition_size or 1)]
-    if not parts:
-        parts = [[]]
-    name = _name("from_sequence", parts)
-    text = all(type(x) is str for x in seq) and len(seq) > 0
-    return Bag([Delayed((name, i), None, (p,), None, ()) for i, p in enumerate(parts)], name,
-               TEXT if text else OBJECT)
-
-
-def range(n, npartitions):  # noqa: A001 - dask.bag.range
-    """The integers 0..n-1 in ``npartitions`` partitions."""
-    if not isinstance(n, int) or n < 0:
-        raise ValueError(f"range needs a non-negative int, got {n!r}")
-    if not isinstance(npartitions, int) or npartitions < 1:
-        raise ValueError(f"npartitions must be a positive int, got {npartitions!r}")
-    size = n // npartitions or 1  # fewer items than partitions: one item each
-    name = f"range-{n}-npartitions-{npartitions}"
-    ijs = list(enumerate(itertools.islice(_builtin_range(0, n, size), npartitions)))
-    parts = []
-    for i, start in ijs:
-        stop = n if i == len(ijs) - 1 else min(start + size, n)
-        parts.append(_task((name, i), chunk.range_part, start, stop))
-    if not parts:
-        parts = [_task((name, 0), chunk.range_part, 0, 0)]
-    return Bag(parts, name)
-
-
-def from_delayed(values):
-    """A bag with one partition per Delayed value (each a sequence). Futures work too."""
-    import sys
-
-    from tegu.delayed import delayed as make_delayed
-
-    futures = sys.modules.get("tegu.distributed.futures")  # loaded if any Future exists
-    if isinstance(values, Delayed) or not isinstance(values, Iterable):
-        values = [values]
-    parts = []
-    for v in values:
-        if isinstance(v, Delayed):
-            parts.append(v)
-        elif futures is not None and isinstance(v, futures.Future):
-            parts.append(Delayed(v.key, None, (v,), None, ()))  # as persist's Delayed values
-        else:
-            parts.append(make_delayed(v))
-    name = "bag-from-delayed-" + tokenize(*[p._key for p in parts])
-    # Each partition converted to a list so that every value behaves like one.
-    return Bag([_task((name, i), chunk.as_list, p) for i, p in enumerate(parts)], name)
-
-
-def concat(bags):
-    """The bags' partitions one after another."""
-    bags = list(bags)
-    if not bags:
-        raise ValueError("concat needs at least one Bag")
-    name = "concat-" + tokenize(*[b.name for b in bags])
-    parts = [p for b in bags for p in b._parts]
-    kinds = {b._kind for b in bags}
-    kind = kinds.pop() if len(kinds) == 1 else OBJECT
-    if kind not in (TEXT, OBJECT):
-        kind = OBJECT
-        parts = [_task((name, i), chunk.as_list, p) for i, p in enumerate(parts)]
-    return Bag(parts, name, kind)
-
-
-def zip(*bags):  # noqa: A001 - dask.bag.zip
-    """Tuples of the bags' elements, partition by partition (equal npartitions)."""
-    if not bags:
-        raise ValueError("zip needs at least one Bag")
-    n = bags[0].npartitions
-    if any(b.npartitions != n for b in bags):
-        raise ValueError("zip needs bags with the same number of partitions")
-    name = "zip-" + tokenize(*[b.name for b in bags])
-    parts = [_task((name, i), chunk.zip_parts, *[b._parts[i] for b in bags])
-             for i in _builtin_range(n)]
     return Bag(parts, name)
