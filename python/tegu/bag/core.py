@@ -28,7 +28,6 @@ __all__ = ["Bag", "Item", "no_default"]
 OBJECT, TEXT, TEXT_LISTS, COUNTS = "object", "text", "text-lists", "counts"
 
 
-
 class _Kernels:
     """The registered kernels, looked up once."""
 

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "tegu/bag/kernel_test_util.hpp"
 #include "tegu/bag/kernels.hpp"
 #include "tegu/bag/strings.hpp"
 #include "tegu/bag/text_kernels_internal.hpp"
@@ -21,12 +22,6 @@ namespace {
 using Strings = std::vector<std::string>;
 using Pairs = std::vector<std::pair<std::string, int64_t>>;
 
-StringList MakeList(const Strings& strings) {
-  StringListBuilder builder;
-  for (const std::string& s : strings) builder.Append(s);
-  return builder.Finish();
-}
-
 StringCounts MakeCounts(const Pairs& pairs) {
   StringListBuilder keys;
   std::vector<int64_t> counts;
@@ -35,20 +30,6 @@ StringCounts MakeCounts(const Pairs& pairs) {
     counts.push_back(n);
   }
   return StringCounts(keys.Finish(), std::make_shared<const std::vector<int64_t>>(counts));
-}
-
-Strings ToStrings(const StringList& list) {
-  Strings out;
-  for (size_t i = 0; i < list.size(); ++i) out.emplace_back(list[i]);
-  return out;
-}
-
-Pairs ToPairs(const StringCounts& counts) {
-  Pairs out;
-  for (size_t i = 0; i < counts.size(); ++i) {
-    out.emplace_back(std::string(counts.keys()[i]), counts.counts()[i]);
-  }
-  return out;
 }
 
 ValueList CountsParts(const std::vector<Pairs>& parts) {
@@ -63,34 +44,11 @@ ValueList ListParts(const std::vector<Strings>& parts) {
   return out;
 }
 
-class NoInputs : public TaskInputs {
- public:
-  const Value& Get(KeyId) const override {
-    static const Value kNone;
-    return kNone;
-  }
-};
-
-// Calls the registered kernel `name` as a task would; a list argument's items are literals.
-Result<Value> CallKernel(const std::string& name, std::vector<Arg> args) {
-  RegisterBagKernels();
-  Result<std::shared_ptr<const TaskFunction>> fn = FindFunction(name);
-  if (!fn.ok()) return fn.status();
-  const TaskSpec spec(fn.ValueUnsafe(), std::move(args));
-  try {
-    return spec.Call(NoInputs());
-  } catch (const StatusError& e) {
-    return e.status();
-  }
-}
-
 Arg ListArg(const ValueList& items) {
   std::vector<Arg> args;
   for (const Value& v : items) args.push_back(Arg::Literal(v));
   return Arg::List(std::move(args));
 }
-Arg Int(int64_t i) { return Arg::Literal(Value::From(i)); }
-Arg Bool(bool b) { return Arg::Literal(Value::From(b)); }
 
 TEST(AggKernels, Count) {
   EXPECT_EQ(internal::Count(MakeList({"a", "", "b"})), 3);

@@ -6,7 +6,6 @@
 #include <zstd.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
 #include <new>
 #include <string_view>
@@ -23,29 +22,10 @@ constexpr size_t kInputChunk = size_t{1} << 20;
 // The least output room reserved up front, however small the compressed file.
 constexpr size_t kMinOutput = size_t{1} << 16;
 
-// Python's repr() of bytes (for gzip's "Not a gzipped file (b'..')").
+// Python's repr() of bytes (for gzip's "Not a gzipped file (b'..')"). Always single-quoted,
+// with a ' escaped, where Python would switch to " for bytes holding a ' and no ".
 std::string PyBytesRepr(std::string_view s) {
-  std::string out = "b'";
-  for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '\'' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (u < 0x20 || u >= 0x7f) {
-      char hex[8];
-      std::snprintf(hex, sizeof(hex), "\\x%02x", u);
-      out += hex;
-    } else {
-      out += c;
-    }
-  }
-  return out + "'";
+  return "b" + PyQuote(s, '\'', /*escape_high_bytes=*/true);
 }
 
 std::string FileSuffix(const std::string& path) { return " (file " + PyRepr(path) + ")"; }

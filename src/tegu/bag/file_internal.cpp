@@ -33,11 +33,7 @@ Status ErrnoStatus(int err, const std::string& path) {
 
 }  // namespace
 
-// Python's repr() of a str, for paths in messages (as Python's OSError prints them).
-std::string PyRepr(std::string_view s) {
-  const bool double_quoted =
-      s.find('\'') != std::string_view::npos && s.find('"') == std::string_view::npos;
-  const char quote = double_quoted ? '"' : '\'';
+std::string PyQuote(std::string_view s, char quote, bool escape_high_bytes) {
   std::string out(1, quote);
   for (const char c : s) {
     const auto u = static_cast<unsigned char>(c);
@@ -50,7 +46,7 @@ std::string PyRepr(std::string_view s) {
       out += "\\r";
     } else if (c == '\t') {
       out += "\\t";
-    } else if (u < 0x20 || u == 0x7f) {
+    } else if (u < 0x20 || u == 0x7f || (escape_high_bytes && u > 0x7f)) {
       char hex[8];
       std::snprintf(hex, sizeof(hex), "\\x%02x", u);
       out += hex;
@@ -60,6 +56,14 @@ std::string PyRepr(std::string_view s) {
   }
   out += quote;
   return out;
+}
+
+std::string PyRepr(std::string_view s) {
+  // Python quotes a str with ' unless it holds a ' and no ".
+  const bool double_quoted =
+      s.find('\'') != std::string_view::npos && s.find('"') == std::string_view::npos;
+  // Bytes >= 0x80 stay as they are: in a path they are UTF-8, which a str's repr() keeps.
+  return PyQuote(s, double_quoted ? '"' : '\'', /*escape_high_bytes=*/false);
 }
 
 Result<File> File::Open(const std::string& path) {

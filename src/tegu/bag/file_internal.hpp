@@ -1,11 +1,11 @@
 // The low-level pieces that text_io.cpp and compression.cpp share: ByteBuffer (an output byte
 // array released as a Buffer without a copy), File (a read-only file read by position, with
 // errors worded as Python's OSError) and PyRepr (Python's repr() of a str, for paths in
-// messages).
+// messages) with PyQuote, the escaping it shares with compression.cpp's repr() of bytes.
 //
-// Thread-safety: PyRepr is a pure function. A ByteBuffer is single-threaded. A File's const
-// members (ReadAt included: it reads with pread, which keeps no file position) may run
-// concurrently.
+// Thread-safety: PyQuote and PyRepr are pure functions. A ByteBuffer is single-threaded. A
+// File's const members (ReadAt included: it reads with pread, which keeps no file position) may
+// run concurrently.
 #pragma once
 
 #include <algorithm>
@@ -23,6 +23,12 @@
 #include "tegu/result.hpp"
 
 namespace tegu::bag::internal {
+
+// `s` between `quote`s, escaped as Python's repr() escapes a str or bytes quoted that way: the
+// quote and backslash take a backslash; \n, \r and \t their escapes; other control bytes and
+// 0x7f become \xNN, and so do bytes >= 0x80 when `escape_high_bytes` (bytes; a str keeps its
+// UTF-8). The one escaping loop behind PyRepr and compression.cpp's repr() of bytes.
+std::string PyQuote(std::string_view s, char quote, bool escape_high_bytes);
 
 // Python's repr() of a str, for paths in messages (as Python's OSError prints them).
 std::string PyRepr(std::string_view s);

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "tegu/bag/kernel_test_util.hpp"
 #include "tegu/bag/kernels.hpp"
 #include "tegu/bag/strings.hpp"
 #include "tegu/bag/text_kernels_internal.hpp"
@@ -17,12 +18,6 @@ namespace tegu::bag {
 namespace {
 
 using Strings = std::vector<std::string>;
-
-StringList MakeList(const Strings& strings) {
-  StringListBuilder builder;
-  for (const std::string& s : strings) builder.Append(s);
-  return builder.Finish();
-}
 
 // The same strings as a slice into a larger buffer (offsets not starting at 0), as text_io and
 // repartitioning may hand them over.
@@ -35,12 +30,6 @@ StringList MakeSlicedList(const Strings& strings) {
   auto offsets = std::make_shared<const std::vector<int64_t>>(whole.offsets().begin() + 1,
                                                               whole.offsets().end() - 1);
   return StringList(whole.data(), offsets);
-}
-
-Strings ToStrings(const StringList& list) {
-  Strings out;
-  for (size_t i = 0; i < list.size(); ++i) out.emplace_back(list[i]);
-  return out;
 }
 
 std::vector<Strings> ToStrings(const StringLists& lists) {
@@ -56,39 +45,8 @@ std::vector<Strings> ToStrings(const StringLists& lists) {
   return out;
 }
 
-std::vector<std::pair<std::string, int64_t>> ToPairs(const StringCounts& counts) {
-  std::vector<std::pair<std::string, int64_t>> out;
-  for (size_t i = 0; i < counts.size(); ++i) {
-    out.emplace_back(std::string(counts.keys()[i]), counts.counts()[i]);
-  }
-  return out;
-}
-
-class NoInputs : public TaskInputs {
- public:
-  const Value& Get(KeyId) const override {
-    static const Value kNone;
-    return kNone;
-  }
-};
-
-// Calls the registered kernel `name` with literal arguments, as a task would.
-Result<Value> CallKernel(const std::string& name, std::vector<Arg> args) {
-  RegisterBagKernels();
-  Result<std::shared_ptr<const TaskFunction>> fn = FindFunction(name);
-  if (!fn.ok()) return fn.status();
-  const TaskSpec spec(fn.ValueUnsafe(), std::move(args));
-  try {
-    return spec.Call(NoInputs());
-  } catch (const StatusError& e) {
-    return e.status();
-  }
-}
-
 Arg Lit(Value v) { return Arg::Literal(std::move(v)); }
 Arg Str(std::string s) { return Arg::Literal(Value::From(std::move(s))); }
-Arg Int(int64_t i) { return Arg::Literal(Value::From(i)); }
-Arg Bool(bool b) { return Arg::Literal(Value::From(b)); }
 
 struct StripCase {
   const char* chars;

@@ -14,8 +14,11 @@
 #include <fstream>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "tegu/bag/file_internal.hpp"
+#include "tegu/bag/kernel_test_util.hpp"
 #include "tegu/bag/kernels.hpp"
 #include "tegu/common/error_type.hpp"
 #include "tegu/native.hpp"
@@ -351,12 +354,6 @@ TEST_F(TextIoTest, KernelIsRegistered) {
   Result<std::shared_ptr<const TaskFunction>> fn = FindFunction("tegu.bag.read_text");
   ASSERT_TRUE(fn.ok()) << fn.status().ToString();
   auto lit = [](auto v) { return Arg::Literal(Value::From(v)); };
-  struct NoInputs final : TaskInputs {
-    const Value& Get(KeyId) const override {
-      static const Value kNone;
-      return kNone;
-    }
-  };
   const TaskSpec spec(fn.ValueUnsafe(),
                       {lit(path), lit(int64_t{0}), lit(int64_t{-1}), lit(std::string()),
                        lit(std::string()), lit(false), lit(false), lit(std::string("utf-8"))});
@@ -561,6 +558,16 @@ TEST_F(TextIoTest, PermissionError) {
   ASSERT_FALSE(denied.ok());
   EXPECT_EQ(ErrorTypeOf(denied.status()), "PermissionError");
   EXPECT_EQ(denied.status().message(), "[Errno 13] Permission denied: '" + path + "'");
+}
+
+TEST(PyQuote, EscapesAsPythonRepr) {
+  // repr(b"a'\\\n\r\t\x00\x7f\x80\xff\"") and repr("it's") / repr("a'\"é\x01") in CPython.
+  const char bytes[] = "a'\\\n\r\t\x00\x7f\x80\xff\"";
+  EXPECT_EQ("b" + internal::PyQuote(std::string_view(bytes, sizeof(bytes) - 1), '\'',
+                                    /*escape_high_bytes=*/true),
+            R"(b'a\'\\\n\r\t\x00\x7f\x80\xff"')");
+  EXPECT_EQ(internal::PyRepr("it's"), R"("it's")");
+  EXPECT_EQ(internal::PyRepr("a'\"\xc3\xa9\x01"), R"('a\'"é\x01')");
 }
 
 TEST_F(TextIoTest, InvalidUtf8NamesFileAndOffset) {
