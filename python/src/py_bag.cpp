@@ -5,7 +5,9 @@
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/string.h>
 
+#include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -22,26 +24,34 @@ namespace tegu::python {
 
 namespace {
 
-// Called by text kernels on any thread: takes the GIL for the one string.
-bool PythonCaseMapper(std::string_view in, bool upper, std::string* out) {
-  const bool release = AcquireGilForTask(/*keep_for_batch=*/false);
-  bool ok = false;
-  PyObject* s = PyUnicode_DecodeUTF8(in.data(), static_cast<Py_ssize_t>(in.size()), "strict");
-  if (s != nullptr) {
-    PyObject* mapped = PyObject_CallMethod(s, upper ? "upper" : "lower", nullptr);
+// str.lower / str.upper of a UTF-8 string; nullopt (no Python error left) if it cannot be.
+std::optional<std::string> PythonCase(std::string_view s, bool upper) {
+  std::optional<std::string> result;
+  PyObject* str = PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "strict");
+  if (str != nullptr) {
+    PyObject* mapped = PyObject_CallMethod(str, upper ? "upper" : "lower", nullptr);
     if (mapped != nullptr) {
       Py_ssize_t size = 0;
       if (const char* data = PyUnicode_AsUTF8AndSize(mapped, &size)) {
-        out->assign(data, static_cast<size_t>(size));
-        ok = true;
+        result.emplace(data, static_cast<size_t>(size));
       }
       Py_DECREF(mapped);
     }
-    Py_DECREF(s);
+    Py_DECREF(str);
   }
-  if (!ok) PyErr_Clear();
+  if (!result) PyErr_Clear();
+  return result;
+}
+
+// Called by text kernels on any thread with a partition's non-ASCII strings: takes the GIL
+// once for all of them.
+void PythonCaseMapper(const std::vector<std::string_view>& in, bool upper,
+                      std::vector<std::optional<std::string>>* out) {
+  const bool release = AcquireGilForTask(/*keep_for_batch=*/false);
+  out->clear();
+  out->reserve(in.size());
+  for (std::string_view s : in) out->push_back(PythonCase(s, upper));
   if (release) ReleaseGil();
-  return ok;
 }
 
 // The arguments of a native call with Delayed values as references to the call's dependencies
@@ -54,7 +64,9 @@ class NativeArgEncoder {
     if (PyObject_IsInstance(obj, delayed_type_) == 1) {
       nb::object key = nb::steal(PyObject_GetAttrString(obj, "_key"));
       if (!key.is_valid()) throw nb::python_error();
-      nb::object hk = nb::make_tuple(nb::handle(reinterpret_cast<PyObject*>(Py_TYPE(key.ptr()))), key);
+      // (type, key): 1 and True, or "a" and ("a",), are different keys.
+      nb::handle key_type(reinterpret_cast<PyObject*>(Py_TYPE(key.ptr())));
+      nb::object hk = nb::make_tuple(key_type, key);
       PyObject* found = PyDict_GetItem(index_.ptr(), hk.ptr());
       if (found != nullptr) return Arg::Ref(static_cast<KeyId>(PyLong_AsLong(found)));
       const KeyId id = static_cast<KeyId>(deps_.size());

@@ -7,8 +7,10 @@
 // Registration is idempotent and thread-safe.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace tegu::bag {
 
@@ -22,11 +24,14 @@ void RegisterTextIoKernels();     // text_io.cpp
 void RegisterStrKernels();        // str_kernels.cpp
 void RegisterAggregateKernels();  // aggregate_kernels.cpp
 
-/// Maps a non-ASCII UTF-8 string to lower (upper = false) or upper case into *out; returns
-/// false if it cannot. The Python front end installs one that calls str.lower/str.upper, so
-/// results match Python exactly (final sigma, 'İ', ...); without one the kernels map code
-/// points one to one with the C.UTF-8 locale's towlower/towupper.
-using CaseMapper = bool (*)(std::string_view in, bool upper, std::string* out);
+/// Maps non-ASCII UTF-8 strings to lower (upper = false) or upper case: (*out)[i] is in[i]
+/// mapped, or nullopt where it cannot be. A kernel calls it once per partition with all the
+/// partition's non-ASCII strings (one GIL acquisition, not one per string). The Python front
+/// end installs one that calls str.lower/str.upper, so results match Python exactly (final
+/// sigma, 'İ', ...); without one the kernels map code points one to one with the C.UTF-8
+/// locale's towlower/towupper.
+using CaseMapper = void (*)(const std::vector<std::string_view>& in, bool upper,
+                            std::vector<std::optional<std::string>>* out);
 void SetCaseMapper(CaseMapper mapper);
 CaseMapper GetCaseMapper();
 

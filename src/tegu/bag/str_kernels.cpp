@@ -12,6 +12,7 @@
 #include <bit>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -102,24 +103,32 @@ StringList MapCase(const StringList& strings, bool upper) {
                       std::make_shared<const std::vector<int64_t>>(std::move(shifted)));
   }
 
-  const CaseMapper mapper = GetCaseMapper();
+  // The non-ASCII strings go to the mapper in one batch.
+  std::vector<bool> ascii(strings.size());
+  std::vector<std::string_view> others;
+  for (size_t i = 0; i < strings.size(); ++i) {
+    const std::string_view s = strings[i];
+    ascii[i] = IsAscii(reinterpret_cast<const unsigned char*>(s.data()), s.size());
+    if (!ascii[i]) others.push_back(s);
+  }
+  std::vector<std::optional<std::string>> mapped;
+  if (const CaseMapper mapper = GetCaseMapper(); mapper != nullptr) mapper(others, upper, &mapped);
+  mapped.resize(others.size());
+
   StringListBuilder builder;
   builder.Reserve(strings.size(), bytes + bytes / 8);
-  std::string mapped;
+  size_t next_other = 0;
   for (size_t i = 0; i < strings.size(); ++i) {
     const std::string_view s = strings[i];
     std::string& out = builder.bytes();
-    if (IsAscii(reinterpret_cast<const unsigned char*>(s.data()), s.size())) {
+    if (ascii[i]) {
       const size_t at = out.size();
       out.resize(at + s.size());
       map_ascii(s.data(), s.size(), out.data() + at);
+    } else if (const std::optional<std::string>& m = mapped[next_other++]; m.has_value()) {
+      out.append(*m);
     } else {
-      mapped.clear();
-      if (mapper != nullptr && mapper(s, upper, &mapped)) {
-        out.append(mapped);
-      } else {
-        MapCaseFallback(s, upper, &out);
-      }
+      MapCaseFallback(s, upper, &out);
     }
     builder.FinishString();
   }

@@ -2,6 +2,7 @@
 // running CPython 3.11 (str.strip/split/replace, fnmatch.fnmatch) on the same inputs.
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <random>
 #include <string>
 #include <utility>
@@ -488,20 +489,33 @@ TEST(StrKernels, LowerAndUpper) {
   EXPECT_TRUE(internal::StrLower(MakeList({})).empty());
 }
 
-bool FakeMapper(std::string_view in, bool upper, std::string* out) {
-  if (in == "decline") return false;
-  *out = std::string(upper ? "U:" : "L:") + std::string(in);
-  return true;
+// Marks what it maps; declines "\xc3\xa9" (which the fallback then maps); counts its calls.
+int g_fake_mapper_calls = 0;
+void FakeMapper(const std::vector<std::string_view>& in, bool upper,
+                std::vector<std::optional<std::string>>* out) {
+  ++g_fake_mapper_calls;
+  for (std::string_view s : in) {
+    if (s == "\xc3\xa9") {
+      out->push_back(std::nullopt);
+    } else {
+      out->push_back(std::string(upper ? "U:" : "L:") + std::string(s));
+    }
+  }
 }
 
 TEST(StrKernels, CaseMapperHandlesNonAsciiStringsOnly) {
   SetCaseMapper(&FakeMapper);
-  const StringList list = MakeList({"Abc", "\xc3\x89t\xc3\xa9", "", "stra\xc3\x9f" "e"});
+  g_fake_mapper_calls = 0;
+  const StringList list =
+      MakeList({"Abc", "\xc3\x89t\xc3\xa9", "", "stra\xc3\x9f" "e", "\xc3\xa9"});
   const Strings lower = ToStrings(internal::StrLower(list));
   const Strings upper = ToStrings(internal::StrUpper(list));
   SetCaseMapper(nullptr);
-  EXPECT_EQ(lower, (Strings{"abc", "L:\xc3\x89t\xc3\xa9", "", "L:stra\xc3\x9f" "e"}));
-  EXPECT_EQ(upper, (Strings{"ABC", "U:\xc3\x89t\xc3\xa9", "", "U:stra\xc3\x9f" "e"}));
+  EXPECT_EQ(g_fake_mapper_calls, 2);  // one batch per partition
+  EXPECT_EQ(lower, (Strings{"abc", "L:\xc3\x89t\xc3\xa9", "", "L:stra\xc3\x9f" "e",
+                            "\xc3\xa9"}));
+  EXPECT_EQ(upper, (Strings{"ABC", "U:\xc3\x89t\xc3\xa9", "", "U:stra\xc3\x9f" "e",
+                            "\xc3\x89"}));
 }
 
 TEST(StrKernels, FlattenIsTheInnerStrings) {
