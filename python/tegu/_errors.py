@@ -37,8 +37,11 @@ def native_error(type_name: str, message: str) -> BaseException:
 
 
 def from_worker_text(text: str):
-    """The exception a native task's error text names, or None."""
+    """The exception a native task's error text names (a builtin type), or None."""
     m = _WORKER_TEXT.search(text)
     if m is None:
+        return None
+    cls = getattr(builtins, m.group(1), None)
+    if not (isinstance(cls, type) and issubclass(cls, Exception)):
         return None
     return native_error(m.group(1), m.group(2))
