@@ -120,6 +120,27 @@ def _get(x, k, default):
 
 
 
+def join_part(on_other, other, on_self, part):
+    """(other_element, element) for every match, in the partition's order (toolz.join)."""
+    if not callable(on_other):
+        i = on_other
+        on_other = lambda x: x[i]  # noqa: E731
+    if not callable(on_self):
+        j = on_self
+        on_self = lambda x: x[j]  # noqa: E731
+    index = {}
+    for x in other:
+        index.setdefault(on_other(x), []).append(x)
+    return [(match, x) for x in part for match in index.get(on_self(x), ())]
+
+
+def sample_part(part, seed, prob):
+    import random
+
+    rng = random.Random(seed)
+    return [x for x in part if rng.random() < prob]
+
+
 def concat_parts(parts):
     out = []
     for p in parts:

@@ -14,8 +14,9 @@ Python function given a native partition receives it as a list.
 Thread-safety: Bags are immutable; build and compute them from any thread."""
 from __future__ import annotations
 
-import math
 import operator
+
+from collections.abc import Iterable
 
 from tegu import _tegu
 from tegu.bag import chunk
@@ -286,9 +287,11 @@ class Bag(_Collection):
         if (npartitions is None) == (partition_size is None):
             raise ValueError("Please provide exactly one of the ``npartitions=`` or "
                              "``partition_size=`` keyword arguments")
+        from tegu.bag.repartition import by_npartitions, by_size
+
         if partition_size is not None:
-            return _repartition_size(self, partition_size)
-        return _repartition_npartitions(self, npartitions)
+            return by_size(self, partition_size)
+        return by_npartitions(self, npartitions)
 
     # --- reductions --------------------------------------------------------------------------
     def reduction(self, perpartition, aggregate, split_every=None, out_type=Item, name=None,
@@ -495,6 +498,47 @@ class Bag(_Collection):
                             encoding=system_encoding if encoding is no_default else encoding,
                             compute=compute, last_endline=last_endline, **kwargs)
 
+    def join(self, other, on_self, on_other=None):
+        """(other_element, element) pairs where on_other(other_element) == on_self(element):
+        an inner join of each partition with ``other`` — an iterable, a Delayed value or a
+        one-partition Bag — as dask.bag's (keys may be callables or indices)."""
+        name = _name("join", self.name, other.name if isinstance(other, Bag) else other,
+                     on_self, on_other)
+        if isinstance(other, Bag):
+            if other.npartitions != 1:
+                raise NotImplementedError("Multi-bag joins are not implemented. We recommend "
+                                          "Dask dataframe if appropriate")
+            other = other._parts[0]
+        elif isinstance(other, Item):
+            other = other._delayed
+        elif not isinstance(other, Delayed):
+            if not isinstance(other, Iterable) or isinstance(other, (str, bytes)):
+                raise TypeError("Joined argument must be single-partition Bag, delayed object, "
+                                f"or Iterable, got {type(other).__name__}")
+            other = list(other)
+        on_other = on_self if on_other is None else on_other
+        return Bag([_task((name, i), chunk.join_part, on_other, other, on_self, p)
+                    for i, p in enumerate(self._parts)], name)
+
+    def random_sample(self, prob, random_state=None):
+        """Each element kept with probability ``prob``; the same ``random_state`` (an int or a
+        random.Random) gives the same sample."""
+        import random
+
+        if not 0 <= prob <= 1:
+            raise ValueError("prob must be a number in the interval [0, 1]")
+        if not isinstance(random_state, random.Random):
+            random_state = random.Random(random_state)
+        seeds = [random_state.getrandbits(64) for _ in self._base]
+        name = _name("random-sample", self.name, prob, seeds)
+        return Bag([_task((name, i), chunk.sample_part, p, seed, prob)
+                    for i, (p, seed) in enumerate(zip(self._parts, seeds))], name, self._kind
+                   if self._kind in (TEXT, OBJECT) else OBJECT)
+
+    def unzip(self, n):
+        """n bags, the i-th holding element i of every (tuple) element."""
+        return tuple(self.pluck(i) for i in range(n))
+
     def accumulate(self, binop, initial=no_default):
         """Running reductions (as toolz.accumulate) across the whole bag, in order."""
         name = _name("accumulate", self.name, binop, initial)
@@ -612,90 +656,6 @@ def _sum_tree(parts, name, split_every=None):
                  for i, j in enumerate(range(0, len(level), split_every))]
         depth += 1
     return _task(name, _SUM, list(level))
-
-
-def _repartition_npartitions(bag, npartitions):
-    if not isinstance(npartitions, int) or npartitions < 1:
-        raise ValueError(f"npartitions must be a positive int, got {npartitions!r}")
-    n_in = bag.npartitions
-    text = bag._kind == TEXT
-    concat = K.concat_strings if text else chunk.concat_parts
-    name = _name("repartition", bag.name, npartitions)
-    if npartitions == n_in:
-        return bag
-    if npartitions < n_in:
-        # consecutive input partitions grouped into npartitions runs of near-equal count
-        bounds = [round(i * n_in / npartitions) for i in range(npartitions + 1)]
-        parts = [_task((name, j), concat, bag._parts[bounds[j]:bounds[j + 1]])
-                 for j in range(npartitions)]
-        return Bag(parts, name, TEXT if text else OBJECT)
-    div, mod = divmod(npartitions, n_in)
-    nsplits = [div] * n_in
-    nsplits[-1] += mod
-    parts = []
-    split_name = f"{name}-split"
-    for i, (p, k) in enumerate(zip(bag._parts, nsplits)):
-        pieces = _task((split_name, i), chunk.split_part, p, k)
-        for j in range(k):
-            parts.append(_task((name, len(parts)), chunk.getitem, pieces, j))
-    return Bag(parts, name)
-
-
-def _parse_bytes(size):
-    if isinstance(size, (int, float)) and not isinstance(size, bool):
-        return int(size)
-    if isinstance(size, str):
-        import re
-
-        m = re.fullmatch(r"\s*([\d.]+)\s*([kmgtp]?i?b?)?\s*", size.lower())
-        if m:
-            units = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-                     "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12,
-                     "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
-                     "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40}
-            unit = m.group(2) or ""
-            if unit in units:
-                return int(float(m.group(1)) * units[unit])
-    raise ValueError(f"cannot understand {size!r} as a number of bytes")
-
-
-def _repartition_size(bag, partition_size):
-    """Partitions of at most about partition_size bytes (sizes measured by computing them, as
-    Dask does): big partitions split, runs of small ones joined."""
-    import tegu
-
-    limit = _parse_bytes(partition_size)
-    if limit <= 0:
-        raise ValueError(f"partition_size must be positive, got {partition_size!r}")
-    name = _name("repartition-size", bag.name, limit)
-    sizes = tegu.compute([_task((f"{name}-sizeof", i), _sizeof_part, p)
-                          for i, p in enumerate(bag._parts)])[0]
-    pieces = []  # (delayed piece, size)
-    for i, (p, size) in enumerate(zip(bag._parts, sizes)):
-        k = max(1, math.ceil(size / limit))
-        if k == 1:
-            pieces.append((p, size))
-        else:
-            split = _task((f"{name}-split", i), chunk.split_part, p, k)
-            for j in range(k):
-                pieces.append((_task((f"{name}-piece", i, j), chunk.getitem, split, j), size / k))
-    groups, current, total = [], [], 0
-    for piece, size in pieces:
-        if current and total + size > limit:
-            groups.append(current)
-            current, total = [], 0
-        current.append(piece)
-        total += size
-    if current or not groups:
-        groups.append(current)
-    parts = [_task((name, j), chunk.concat_parts, g) for j, g in enumerate(groups)]
-    return Bag(parts, name)
-
-
-def _sizeof_part(part):
-    import sys
-
-    return sys.getsizeof(part) + sum(sys.getsizeof(x) for x in part)
 
 
 # --- element-wise across bags ------------------------------------------------------------------

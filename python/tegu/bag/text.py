@@ -17,7 +17,8 @@ import os
 
 from tegu import _tegu
 from tegu.bag import chunk
-from tegu.bag.core import OBJECT, TEXT, TEXT_LISTS, Bag, K, _parse_bytes, _task, tokenize
+from tegu.bag.core import OBJECT, TEXT, TEXT_LISTS, Bag, K, _task, tokenize
+from tegu.bag.repartition import parse_bytes
 
 __all__ = ["read_text", "to_textfiles", "StringAccessor"]
 
@@ -75,7 +76,7 @@ def read_text(urlpath, blocksize=None, compression="infer", encoding=system_enco
     if blocksize is not None and files_per_partition is not None:
         raise ValueError("Only one of blocksize or files_per_partition can be set")
     if isinstance(blocksize, str):
-        blocksize = _parse_bytes(blocksize)
+        blocksize = parse_bytes(blocksize)
     if blocksize is not None and (not isinstance(blocksize, int) or blocksize <= 0):
         raise ValueError(f"blocksize must be a positive number of bytes, got {blocksize!r}")
     if linedelimiter is not None and not isinstance(linedelimiter, str):

@@ -742,3 +742,41 @@ def test_core_pipelines_in_processes(where, request, check):
     else:
         check.run_pipelines(core_pipelines(),
                             scheduler=request.getfixturevalue("bag_process_client"))
+
+
+def test_join_random_sample_unzip(scheduler, check):
+    people = db.from_sequence(RECORDS, npartitions=3)
+    cities = [("Oslo", "NO"), ("Rome", "IT"), ("Paris", "FR"), ("Oslo", "no")]
+    by_city = {}
+    for c in cities:
+        by_city.setdefault(c[0], []).append(c)
+    expected = [(c, r) for r in RECORDS for c in by_city.get(r["city"], ())]
+    pairs = [(p, p * 10) for p in DATA]
+    sample = bag10().random_sample(0.5, random_state=42)
+    firsts, seconds = db.from_sequence(pairs, npartitions=3).unzip(2)
+    check.run_pipelines([
+        ("join iterable", people.join(cities, lambda r: r["city"], 0), expected, "exact"),
+        ("join bag", people.join(db.from_sequence(cities, npartitions=1), lambda r: r["city"],
+                                 lambda c: c[0]), expected, "exact"),
+        ("join delayed", people.join(delayed(cities), lambda r: r["city"], 0), expected,
+         "exact"),
+        ("sample is a subset", sample.map(lambda x: x in DATA).all(), True, "exact"),
+        ("unzip 0", firsts, DATA, "exact"),
+        ("unzip 1", seconds, [p * 10 for p in DATA], "exact"),
+    ], scheduler=scheduler)
+    # the same random_state gives the same sample; prob 0 and 1 give none and all
+    a = bag10().random_sample(0.5, random_state=7).compute(scheduler=scheduler)
+    assert a == bag10().random_sample(0.5, random_state=7).compute(scheduler=scheduler)
+    assert a == [x for x in DATA if x in set(a)]  # order kept
+    assert bag10().random_sample(0.0, 1).compute(scheduler=scheduler) == []
+    assert bag10().random_sample(1.0, 1).compute(scheduler=scheduler) == DATA
+    with pytest.raises(ValueError, match="interval"):
+        bag10().random_sample(1.5)
+    with pytest.raises(NotImplementedError, match="Multi-bag joins"):
+        people.join(bag10(), "city")
+
+
+@pytest.mark.stricter_than_dask  # Dask's message formatting fails: AttributeError
+def test_join_with_a_non_iterable():
+    with pytest.raises(TypeError, match="Joined argument"):
+        db.from_sequence(RECORDS).join(5, "city")
