@@ -87,8 +87,8 @@ std::string TakeErrorMessage() {
   return text;
 }
 
-// A Python iterable of str as a StringList; nullptr with a TypeError naming the first item
-// that is not a str.
+// A Python iterable of str as a StringList; nullopt with a TypeError naming the first item
+// that is not a str (or cannot be UTF-8: a lone surrogate).
 std::optional<bag::StringList> StringListFromPython(PyObject* object) {
   PyObject* seq = PySequence_Fast(object, "");
   if (seq == nullptr) {
@@ -102,11 +102,17 @@ std::optional<bag::StringList> StringListFromPython(PyObject* object) {
   for (Py_ssize_t i = 0; i < n; ++i) {
     PyObject* item = PySequence_Fast_GET_ITEM(seq, i);
     Py_ssize_t size = 0;
-    const char* data = PyUnicode_Check(item) ? PyUnicode_AsUTF8AndSize(item, &size) : nullptr;
+    const bool is_str = PyUnicode_Check(item);
+    const char* data = is_str ? PyUnicode_AsUTF8AndSize(item, &size) : nullptr;
     if (data == nullptr) {
       PyErr_Clear();
-      PyErr_Format(PyExc_TypeError, "a text operation needs str elements; element %zd is %s",
-                   i, Py_TYPE(item)->tp_name);
+      if (is_str) {
+        PyErr_Format(PyExc_TypeError, "a text operation needs UTF-8 text; element %zd is a str "
+                     "with a lone surrogate", i);
+      } else {
+        PyErr_Format(PyExc_TypeError, "a text operation needs str elements; element %zd is %s",
+                     i, Py_TYPE(item)->tp_name);
+      }
       Py_DECREF(seq);
       return std::nullopt;
     }

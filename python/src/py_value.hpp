@@ -44,7 +44,8 @@ inline PyObject* PyObjectOf(const Value& value) {
 }
 
 /// A new reference to the Python form of `value`: the object itself for a Python value; ints,
-/// floats, strings, bools, lists and None for native ones. nullptr with a Python error set when
+/// floats, strings, bools, lists and None for native ones; a bag's text partitions as a list of
+/// str, a list of lists of str, or a list of (str, int) tuples. nullptr with a Python error set when
 /// the native type has no Python form.
 PyObject* ToPython(const Value& value);
 

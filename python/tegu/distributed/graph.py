@@ -79,9 +79,7 @@ class _GraphMixin:
 
     def _collections(self, collections, traverse=True):
         """The Delayed roots of compute/persist arguments and a rebuild function."""
-        from tegu.base import _collect
-
-        from tegu.base import _is_collection
+        from tegu.base import _collect, _is_collection
 
         single = isinstance(collections, Delayed) or _is_collection(collections) or \
             not isinstance(collections, (list, tuple, set, frozenset, dict))
@@ -120,9 +118,14 @@ class _GraphMixin:
         def backed(d):
             return Delayed(d._key, None, (by_id[id(d)],), None, (), d._length)
 
-        out = [backed(d) if isinstance(d, Delayed)
-               else c.__tegu_rebuild__([backed(d) for d in c.__tegu_parts__()]) if _is_collection(c)
-               else c for c in items for d in [c]]
+        def rebuilt(item):
+            if isinstance(item, Delayed):
+                return backed(item)
+            if _is_collection(item):
+                return item.__tegu_rebuild__([backed(d) for d in item.__tegu_parts__()])
+            return item
+
+        out = [rebuilt(item) for item in items]
         if single:
             return out[0]
         return type(collections)(out) if isinstance(collections, tuple) else out
