@@ -12,8 +12,8 @@ from __future__ import annotations
 import codecs
 import glob as _glob
 import io
-import locale
 import os
+import sys
 
 from tegu import _tegu
 from tegu.bag import chunk
@@ -22,7 +22,11 @@ from tegu.bag.repartition import parse_bytes
 
 __all__ = ["read_text", "to_textfiles", "StringAccessor"]
 
-system_encoding = locale.getpreferredencoding(False) or "utf-8"
+# As dask.utils.system_encoding: Python's default encoding (UTF-8), not the locale's, so that
+# a program reads the same text under any LANG.
+system_encoding = sys.getdefaultencoding()
+if system_encoding == "ascii":
+    system_encoding = "utf-8"
 
 _COMPRESSION_BY_EXTENSION = {"gz": "gzip", "bz2": "bz2", "xz": "xz", "lzma": "xz", "zst": "zstd",
                              "zstd": "zstd"}
