@@ -20,7 +20,8 @@ benchmark with an AssertionError. The files are read once before timing, so ever
 reads them from the page cache.
 
 Systems, in one run, each on the same files:
-  tegu              tegu.bag with its default scheduler for bags (bag.compute(): threads)
+  tegu              tegu.bag with its default scheduler (bag.compute(): threads for a bag of
+                    native kernels, processes for one running Python code)
   tegu_processes    tegu.bag, compute(scheduler="processes", num_workers=2) (a temporary
                     local cluster of 2 worker processes, started by each compute call)
   tegu_distributed  tegu.distributed LocalCluster(n_workers=2, threads_per_worker=1) + Client
@@ -245,9 +246,7 @@ def _tegu_version():
 
 def default_scheduler_name(bag_module):
     """What a tegu.bag Bag computes with when compute() gets no scheduler (no Client open)."""
-    import tegu
-
-    return f"{tegu.get_scheduler()} (the default: no scheduler= and no Client)"
+    return "default (no scheduler=, no Client): threads for native kernels, processes for Python"
 
 
 @contextmanager

@@ -67,14 +67,17 @@ def _default_client():
     return mod._current_default()
 
 
-def get_scheduler(scheduler=None) -> str:
+def get_scheduler(scheduler=None, collections=None) -> str:
     """The scheduler name for a compute call: the argument, else the configured one, else
-    'distributed' while a default tegu.distributed Client is open, else 'threads' (Delayed's
-    default in Dask). Also 'processes' (a temporary LocalCluster of worker processes)."""
+    'distributed' while a default tegu.distributed Client is open, else the default of the
+    collections computed — 'threads' for Delayed values (as Dask), 'processes' (a temporary
+    LocalCluster of worker processes) for bags that run Python code (as Dask's bags)."""
     if scheduler is None:
         scheduler = config.get("scheduler", None)
     if scheduler is None:
-        return "distributed" if _default_client() is not None else "threads"
+        if _default_client() is not None:
+            return "distributed"
+        return _default_of(collections)
     if not isinstance(scheduler, str):
         if hasattr(scheduler, "_compute_values") or \
                 hasattr(getattr(scheduler, "__self__", None), "_compute_values"):  # a Client, client.get
@@ -89,6 +92,26 @@ def get_scheduler(scheduler=None) -> str:
         return "distributed"
     names = sorted(set(_SCHEDULER_ALIASES) | _PROCESSES | _DISTRIBUTED)
     raise ValueError(f"Expected one of {names}, got scheduler={scheduler!r}")
+
+
+def _default_of(collections):
+    """'processes' when a collection among `collections` (top level, or in a list, tuple or
+    dict) prefers it (``__tegu_default_scheduler__``), else 'threads'. Inside a task it is
+    always 'threads': a nested compute must not start a cluster."""
+    if not collections or _tegu.current_task() is not None:
+        return "threads"
+    stack = list(collections)
+    while stack:
+        c = stack.pop()
+        if type(c) in (list, tuple):
+            stack.extend(c)
+        elif type(c) is dict:
+            stack.extend(c.values())
+        else:
+            prefers = getattr(type(c), "__tegu_default_scheduler__", None)
+            if prefers is not None and not isinstance(c, type) and prefers(c) == "processes":
+                return "processes"
+    return "threads"
 
 
 def _client_for(scheduler):
@@ -241,7 +264,7 @@ def compute(*args, traverse=True, optimize_graph=True, scheduler=None, get=None,
     if get is not None:
         raise TypeError("The get= keyword has been removed. Please use the scheduler= keyword "
                         "instead with the name of the desired scheduler like 'threads' or 'sync'")
-    sched = get_scheduler(scheduler)
+    sched = get_scheduler(scheduler, args)
     roots, slots = _collect(args, traverse)
     if not roots:
         return tuple(args)
@@ -255,7 +278,7 @@ def compute(*args, traverse=True, optimize_graph=True, scheduler=None, get=None,
 def persist(*args, traverse=True, optimize_graph=True, scheduler=None, num_workers=None, **kwargs):
     """Computes Delayed values and returns new Delayed values holding the results in memory,
     under the same keys."""
-    sched = get_scheduler(scheduler)
+    sched = get_scheduler(scheduler, args)
     # As Dask: the Delayed values inside containers are persisted one by one, and the
     # containers come back holding the persisted values.
     found: list = []

@@ -99,10 +99,11 @@ class _Collection:
 class Item(_Collection):
     """A single lazy value (the result of a reduction), as dask.bag.Item."""
 
-    __slots__ = ("_delayed",)
+    __slots__ = ("_delayed", "_native")
 
-    def __init__(self, delayed):
+    def __init__(self, delayed, native=False):
         self._delayed = delayed
+        self._native = native  # computed by native kernels only (see Bag._native)
 
     @property
     def key(self):
@@ -120,7 +121,7 @@ class Item(_Collection):
         return [self._delayed]
 
     def __tegu_rebuild__(self, parts):
-        return Item(parts[0])
+        return Item(parts[0], self._native)
 
     def to_delayed(self, optimize_graph=True):
         return self._delayed
@@ -140,6 +141,9 @@ class Item(_Collection):
     def __tegu_tokenize__(self):
         return ("item", self.key)
 
+    def __tegu_default_scheduler__(self):
+        return "threads" if self._native else "processes"
+
     def __bool__(self):
         raise TypeError("the truth value of an Item is not known until it is computed")
 
@@ -147,9 +151,10 @@ class Item(_Collection):
 class Bag(_Collection):
     """A parallel collection of Python objects in partitions, as dask.bag.Bag."""
 
-    __slots__ = ("_base", "_stages", "_materialized", "name", "_kind", "_split_of", "__weakref__")
+    __slots__ = ("_base", "_stages", "_materialized", "name", "_kind", "_split_of", "_native",
+                 "__weakref__")
 
-    def __init__(self, parts, name, kind=OBJECT, split_of=None, stages=()):
+    def __init__(self, parts, name, kind=OBJECT, split_of=None, stages=(), native=False):
         # The partitions are `parts` after `stages`: element-wise operations not yet run,
         # applied lazily (chunk.stream) by whatever task next reads the partitions, so a chain
         # of them costs one task and builds no list in between (Dask fuses its bag tasks the
@@ -162,6 +167,9 @@ class Bag(_Collection):
         # For a flattened split (text): (source bag, sep, maxsplit) — frequencies() then runs
         # one fused kernel per partition instead of building the list of words.
         self._split_of = split_of
+        # Whether every task behind the partitions is a native kernel (no Python code but
+        # trivial glue): such a bag computes on threads by default, any other on processes.
+        self._native = native
 
     @property
     def _parts(self):
@@ -191,10 +199,16 @@ class Bag(_Collection):
         return list(self._parts)
 
     def __tegu_rebuild__(self, parts):
-        return Bag(parts, self.name, self._kind)
+        return Bag(parts, self.name, self._kind, native=self._native)
 
     def __tegu_tokenize__(self):
         return ("bag", self.name)
+
+    def __tegu_default_scheduler__(self):
+        """The scheduler a compute with none named uses (no Client, nothing configured): as
+        Dask's bags, processes — Python code holds the GIL — unless only native kernels run,
+        which threads run in parallel without a process start."""
+        return "threads" if self._native else "processes"
 
     def to_delayed(self, optimize_graph=True):
         """One Delayed per partition (its value is the partition as a list)."""
@@ -218,10 +232,10 @@ class Bag(_Collection):
 
         return StringAccessor(self)
 
-    def _derive(self, prefix, token_parts, make_part, kind=OBJECT, split_of=None):
+    def _derive(self, prefix, token_parts, make_part, kind=OBJECT, split_of=None, native=False):
         name = _name(prefix, self.name, *token_parts)
         parts = [make_part((name, i), p, i) for i, p in enumerate(self._parts)]
-        return Bag(parts, name, kind, split_of)
+        return Bag(parts, name, kind, split_of, native=native)
 
     # --- element-wise ------------------------------------------------------------------------
     def map(self, func, *args, **kwargs):
@@ -249,7 +263,7 @@ class Bag(_Collection):
         """Concatenates the elements' items (a bag of lists becomes a bag of their items)."""
         if self._kind == TEXT_LISTS:
             return self._derive("flatten", (), lambda key, p, i: _task(key, K.flatten_lists, p),
-                                TEXT, split_of=self._split_of)
+                                TEXT, split_of=self._split_of, native=self._native)
         kind = TEXT if self._kind == TEXT else OBJECT  # a str's items are str
         return self._then("flatten", (), chunk.FlattenStage(), kind)
 
@@ -412,7 +426,7 @@ class Bag(_Collection):
             kernel = K.count if self._kind == TEXT else K.count_lists
             name = _name("count", self.name)
             parts = [_task((name, i), kernel, p) for i, p in enumerate(self._parts)]
-            return Item(_sum_tree(parts, f"count-aggregate-{name}", split_every))
+            return Item(_sum_tree(parts, f"count-aggregate-{name}", split_every), self._native)
         return self.reduction(chunk.count_seq, sum, split_every=split_every, name="count",
                               _streaming=True)
 
@@ -485,7 +499,8 @@ class Bag(_Collection):
                      for i in range(npartitions)]
         else:
             heads = [self._parts[0]]
-        b = Bag([_task((name, 0), chunk.safe_take, k, heads, warn)], name)
+        # (safe_take is glue over a few elements: a native bag stays native)
+        b = Bag([_task((name, 0), chunk.safe_take, k, heads, warn)], name, native=self._native)
         if compute:
             return tuple(b.compute())
         return b
@@ -644,7 +659,7 @@ def _tree_reduce(bag, prefix, per, agg, kind, split_every=None, final=None, toke
         level = [_task((f"{name}-agg{depth}", i), *agg(level[j:j + split_every]))
                  for i, j in enumerate(range(0, len(level), split_every))]
         depth += 1
-    return Bag([_task((name, 0), *(final or agg)(level))], name, kind)
+    return Bag([_task((name, 0), *(final or agg)(level))], name, kind, native=bag._native)
 
 
 def _sum_tree(parts, name, split_every=None):

@@ -156,10 +156,11 @@ def concat(bags):
     parts = [p for b in bags for p in b._parts]
     kinds = {b._kind for b in bags}
     kind = kinds.pop() if len(kinds) == 1 else OBJECT
+    native = all(b._native for b in bags)
     if kind not in (TEXT, OBJECT):
-        kind = OBJECT
+        kind, native = OBJECT, False
         parts = [_task((name, i), chunk.as_list, p) for i, p in enumerate(parts)]
-    return Bag(parts, name, kind)
+    return Bag(parts, name, kind, native=native)
 
 
 def zip(*bags):  # noqa: A001 - dask.bag.zip

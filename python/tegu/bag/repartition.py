@@ -26,7 +26,7 @@ def by_npartitions(bag, npartitions):
         bounds = [round(i * n_in / npartitions) for i in range(npartitions + 1)]
         parts = [_task((name, j), concat, bag._parts[bounds[j]:bounds[j + 1]])
                  for j in range(npartitions)]
-        return Bag(parts, name, TEXT if text else OBJECT)
+        return Bag(parts, name, TEXT if text else OBJECT, native=text and bag._native)
     div, mod = divmod(npartitions, n_in)
     nsplits = [div] * n_in
     nsplits[-1] += mod

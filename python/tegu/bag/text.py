@@ -127,7 +127,7 @@ def read_text(urlpath, blocksize=None, compression="infer", encoding=system_enco
             parts.append(_task((name, j), concat, group))
     else:
         parts = [reader((name, i), *b) for i, b in enumerate(blocks)]
-    bag = Bag(parts, name, kind)
+    bag = Bag(parts, name, kind, native=native)
     if not collection:
         return bag.to_delayed()
     return bag
@@ -299,7 +299,8 @@ class StringAccessor:
     def _kernel(self, prefix, kernel, *args, kind=TEXT, split_of=None):
         b = self._bag
         return b._derive(f"str-{prefix}", (prefix, args),
-                         lambda key, p, i: _task(key, kernel, p, *args), kind, split_of)
+                         lambda key, p, i: _task(key, kernel, p, *args), kind, split_of,
+                         native=b._native)
 
     def _method(self, method, *args, **kwargs):
         b = self._bag

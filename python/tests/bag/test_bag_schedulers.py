@@ -256,3 +256,41 @@ def test_default_client():
         assert tegu.compute(b.sum(), b.count()) == (sum(DATA), len(DATA))
         f = c.compute(b.max())
         assert f.result() == max(DATA)
+
+
+def _pid(_):
+    import os
+
+    return os.getpid()
+
+
+def test_default_scheduler_follows_what_the_bag_runs(tmp_path):
+    import os
+
+    path = tmp_path / "a.txt"
+    path.write_text("b a\nc a\n", encoding="utf-8")
+    native = db.read_text(str(path)).str.split().flatten().frequencies().topk(2, key=1)
+    python = db.read_text(str(path)).map(str.upper)
+    # as Dask's bags: processes for Python code; native kernels only: threads
+    assert tegu.get_scheduler(collections=[native]) == "threads"
+    assert tegu.get_scheduler(collections=[db.read_text(str(path)).str.split().count()]) \
+        == "threads"
+    assert tegu.get_scheduler(collections=[python]) == "processes"
+    assert tegu.get_scheduler(collections=[python.count()]) == "processes"
+    assert tegu.get_scheduler(collections=[[native, {"x": python}]]) == "processes"
+    assert tegu.get_scheduler(collections=[delayed(inc)(1)]) == "threads"
+    assert tegu.get_scheduler("sync", collections=[python]) == "sync"
+    with tegu.config.set(scheduler="threads"):
+        assert tegu.get_scheduler(collections=[python]) == "threads"
+    # and it runs there: the Python step in another process, with the same answer
+    assert native.compute() == [("a", 2), ("b", 1)]
+    pids = db.from_sequence([1, 2, 3], npartitions=3).map(_pid).compute()
+    assert os.getpid() not in pids
+    assert python.compute() == ["B A\n", "C A\n"]
+
+
+def test_default_scheduler_with_a_client_is_the_client():
+    with Client(n_workers=1, threads_per_worker=1, processes=False):
+        b = db.from_sequence([1, 2, 3]).map(inc)
+        assert tegu.get_scheduler(collections=[b]) == "distributed"
+        assert b.compute() == [2, 3, 4]
