@@ -222,9 +222,6 @@ class Bag(_Collection):
 
     __str__ = __repr__
 
-    def __len__(self):
-        raise TypeError("a Bag's length is not known until it is computed: use b.count()")
-
     @property
     def str(self):
         """String methods over the elements (``b.str.lower()``, ``b.str.split()``, ...)."""
