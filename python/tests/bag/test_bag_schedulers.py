@@ -13,6 +13,7 @@ import sys
 from collections import Counter
 
 import cloudpickle
+import pytest
 
 import tegu
 import tegu.bag as db
@@ -264,6 +265,7 @@ def _pid(_):
     return os.getpid()
 
 
+@pytest.mark.stricter_than_dask  # Tegu's own rule (Dask: processes for every bag)
 def test_default_scheduler_follows_what_the_bag_runs(tmp_path):
     import os
 
@@ -289,6 +291,7 @@ def test_default_scheduler_follows_what_the_bag_runs(tmp_path):
     assert python.compute() == ["B A\n", "C A\n"]
 
 
+@pytest.mark.stricter_than_dask  # tegu.get_scheduler(collections=...) is Tegu's
 def test_default_scheduler_with_a_client_is_the_client():
     with Client(n_workers=1, threads_per_worker=1, processes=False):
         b = db.from_sequence([1, 2, 3]).map(inc)
