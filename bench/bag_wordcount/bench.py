@@ -307,28 +307,6 @@ TEGU_SYSTEMS = ("tegu", "tegu_processes", "tegu_distributed")
 DASK_SYSTEMS = ("dask_processes", "dask_distributed")
 
 
-def _run_once(session, files, workload="native"):
-    with session() as (bag, compute, _info):
-        return normalise(compute(WORKLOAD_FNS[workload](bag, files)))
-
-
-def run_tegu(files, workload="native"):
-    """One word count with tegu.bag's default scheduler; the top ten as [(word, count)]."""
-    return _run_once(tegu_session, files, workload)
-
-
-def run_tegu_distributed(files, workload="native"):
-    return _run_once(tegu_distributed_session, files, workload)
-
-
-def run_dask_processes(files, workload="native"):
-    return _run_once(dask_processes_session, files, workload)
-
-
-def run_dask_distributed(files, workload="native"):
-    return _run_once(dask_distributed_session, files, workload)
-
-
 # ---------------------------------------------------------------------------------------------
 # Measuring.
 

@@ -50,12 +50,8 @@ def as_list(part):
     raise TypeError(f"a bag partition must be iterable, got {type(part).__name__}")
 
 
-def identity(x):
-    return x
 
 
-def from_sequence_part(items):
-    return list(items)
 
 
 def range_part(start, stop):
@@ -354,6 +350,28 @@ def finalize_bag(parts):
     return out
 
 
+def accumulate_part(binop, part, carry, initial, first):
+    """(running values, last value) of one partition: the first partition starts from
+    ``initial`` (or its first element), the others from the previous partition's last value
+    (or, when every partition before was empty, their own first element)."""
+    items = iter(part)
+    out = []
+    if first and initial is not no_default:
+        acc = initial
+        out.append(acc)
+    elif first or carry is no_result:
+        acc = next(items, no_result)
+        if acc is no_result:
+            return [], no_result
+        out.append(acc)
+    else:
+        acc = carry
+    for x in items:
+        acc = binop(acc, x)
+        out.append(acc)
+    return out, acc
+
+
 def take_part(k, part):
     return list(itertools.islice(part, k))
 
@@ -520,10 +538,7 @@ def reduce_part(stages, func, part, is_last, streaming):
     only one (as Dask's empty_safe_apply)."""
     items = stream(stages, part) if stages else part
     if not streaming:
-        items = as_list(items)
-        if not is_last and len(items) == 0:
-            return no_result
-        return func(items)
+        return empty_safe_apply(func, items, is_last)
     it = iter(items)
     first = next(it, _END)
     if first is _END:

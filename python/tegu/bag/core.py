@@ -20,7 +20,7 @@ from collections.abc import Iterable
 
 from tegu import _tegu
 from tegu.bag import chunk
-from tegu.bag.chunk import no_default, no_result
+from tegu.bag.chunk import no_default
 from tegu.delayed import Delayed
 from tegu.tokenize import tokenize
 
@@ -311,12 +311,7 @@ class Bag(_Collection):
         tree (split_every at a time, 8 by default); empty partitions are skipped (as Dask).
         The built-in reductions stream the partition (_streaming); a user's perpartition
         gets a list."""
-        if split_every is None:
-            split_every = 8
-        if split_every is False:
-            split_every = max(self.npartitions, 2)
-        if split_every < 2:
-            raise ValueError(f"split_every must be at least 2, got {split_every}")
+        split_every = _split_every(split_every, self.npartitions)
         token = tokenize(self.name, perpartition, aggregate, split_every)
         prefix = name or _funcname(perpartition)
         a = f"{prefix}-part-{token}"
@@ -325,27 +320,17 @@ class Bag(_Collection):
                        bool(_streaming))
                  for i, p in enumerate(self._base)]
         fmt = f"{name or _funcname(aggregate)}-aggregate-{token}"
-        depth = 0
-        while len(level) > split_every:
-            c = fmt + str(depth)
-            level = [_task((c, i), chunk.empty_safe_aggregate, aggregate,
-                           level[j:j + split_every], False)
-                     for i, j in enumerate(range(0, len(level), split_every))]
-            depth += 1
+        level = _combine_levels(level, split_every, lambda depth, i, group: _task(
+            (fmt + str(depth), i), chunk.empty_safe_aggregate, aggregate, group, False))
         if out_type is Item or out_type == "item":
             return Item(_task(fmt, chunk.empty_safe_aggregate, aggregate, level, True))
         return Bag([_task((fmt, 0), chunk.empty_safe_aggregate, aggregate, level, True)], fmt)
 
     def fold(self, binop, combine=None, initial=no_default, split_every=None, out_type=Item):
         """reduce(binop) within partitions, reduce(combine) across them."""
-        combine = combine or binop
-        if initial is not no_default:
-            # as Dask: initial starts each partition's fold, not the combination of them
-            per = _Partial(chunk.reduce_seq, binop, initial=initial)
-            agg = _Partial(chunk.reduce_seq, combine)
-        else:
-            per = _Partial(chunk.reduce_seq, binop)
-            agg = _Partial(chunk.reduce_seq, combine)
+        # as Dask: initial starts each partition's fold, not the combination of them
+        per = _Partial(chunk.reduce_seq, binop, initial=initial)
+        agg = _Partial(chunk.reduce_seq, combine or binop)
         return self.reduction(per, agg, split_every=split_every, out_type=out_type, name="fold",
                               _streaming=True)
 
@@ -356,22 +341,14 @@ class Bag(_Collection):
         if not callable(key):
             key = operator.itemgetter(key)
         combine = combine or binop
-        if split_every is None:
-            split_every = 8
-        if split_every is False:
-            split_every = max(self.npartitions, 2)
+        split_every = _split_every(split_every, self.npartitions)
         token = tokenize(self.name, key, binop, initial, combine, combine_initial, split_every)
         a = f"foldby-a-{token}"
         level = [_task((a, i), chunk.reduceby, key, binop, p, initial)
                  for i, p in enumerate(self._parts)]
         b = f"foldby-b-{token}"
-        depth = 0
-        while len(level) > split_every:
-            c = b + str(depth)
-            level = [_task((c, i), chunk.foldby_combine, combine, level[j:j + split_every],
-                           combine_initial)
-                     for i, j in enumerate(range(0, len(level), split_every))]
-            depth += 1
+        level = _combine_levels(level, split_every, lambda depth, i, group: _task(
+            (b + str(depth), i), chunk.foldby_combine, combine, group, combine_initial))
         merged = _task(f"foldby-merge-{token}", chunk.foldby_combine, combine, level,
                        combine_initial)
         return Bag([_task((b, 0), chunk.dict_items, merged)], b)
@@ -557,36 +534,10 @@ class Bag(_Collection):
         parts = []
         carry = None
         for i, p in enumerate(self._parts):
-            task = _task((name, i), _accumulate_part, binop, p, carry, initial, i == 0)
+            task = _task((name, i), chunk.accumulate_part, binop, p, carry, initial, i == 0)
             parts.append(_task((name + "-out", i), chunk.getitem, task, 0))
             carry = _task((name + "-carry", i), chunk.getitem, task, 1)
         return Bag(parts, name + "-out")
-
-
-def _accumulate_part(binop, part, carry, initial, first):
-    out = []
-    if first:
-        acc = initial
-        items = iter(part)
-        if acc is no_default:
-            try:
-                acc = next(items)
-            except StopIteration:
-                return [], no_result
-        out.append(acc)
-    else:
-        acc = carry
-        items = iter(part)
-        if acc is no_result:
-            try:
-                acc = next(items)
-            except StopIteration:
-                return [], no_result
-            out.append(acc)
-    for x in items:
-        acc = binop(acc, x)
-        out.append(acc)
-    return out, acc
 
 
 class _Partial:
@@ -645,29 +596,41 @@ def _tree_reduce(bag, prefix, per, agg, kind, split_every=None, final=None, toke
     the last aggregation when it differs. ``per`` and
     ``agg`` return (func, *args) with the partition(s) placed in them; ``token`` holds the
     parameters that make this reduction differ from another over the same bag."""
-    if split_every is None:
-        split_every = 8
-    if split_every is False:
-        split_every = max(bag.npartitions, 2)
+    split_every = _split_every(split_every, bag.npartitions)
     name = _name(prefix, bag.name, split_every, *token)
     level = [_task((f"{name}-part", i), *per(p)) for i, p in enumerate(bag._parts)]
-    depth = 0
-    while len(level) > split_every:
-        level = [_task((f"{name}-agg{depth}", i), *agg(level[j:j + split_every]))
-                 for i, j in enumerate(range(0, len(level), split_every))]
-        depth += 1
+    level = _combine_levels(level, split_every, lambda depth, i, group: _task(
+        (f"{name}-agg{depth}", i), *agg(group)))
     return Bag([_task((name, 0), *(final or agg)(level))], name, kind, native=bag._native)
 
 
 def _sum_tree(parts, name, split_every=None):
     """Native sum of native ints, in a tree."""
-    split_every = split_every or 8
-    level, depth = parts, 0
+    level = _combine_levels(parts, _split_every(split_every, len(parts)),
+                            lambda depth, i, group: _task((f"{name}{depth}", i), _SUM, group))
+    return _task(name, _SUM, list(level))
+
+
+def _split_every(split_every, npartitions):
+    """How many partials a tree step combines: 8 by default (as Dask), all with False."""
+    if split_every is None:
+        return 8
+    if split_every is False:
+        return max(npartitions, 2)
+    if split_every < 2:
+        raise ValueError(f"split_every must be at least 2, got {split_every}")
+    return split_every
+
+
+def _combine_levels(level, split_every, combine):
+    """Tree steps over `level` until at most split_every tasks remain: each group of
+    split_every becomes combine(depth, index, group), a task."""
+    depth = 0
     while len(level) > split_every:
-        level = [_task((f"{name}{depth}", i), _SUM, level[j:j + split_every])
+        level = [combine(depth, i, level[j:j + split_every])
                  for i, j in enumerate(range(0, len(level), split_every))]
         depth += 1
-    return _task(name, _SUM, list(level))
+    return level
 
 
 # --- element-wise across bags ------------------------------------------------------------------
