@@ -128,17 +128,18 @@ void BindBag(nb::module_& m) {
   m.def("bag_read_block", [](const std::string& path, int64_t offset, int64_t length,
                              const std::string& compression, nb::bytes delimiter_bytes) {
     const std::string delimiter(delimiter_bytes.c_str(), delimiter_bytes.size());
+    int64_t start = 0;
     Result<protocol::Buffer> bytes = [&] {
       nb::gil_scoped_release release;
-      return bag::ReadBlock(path, offset, length, compression, delimiter);
+      return bag::ReadBlock(path, offset, length, compression, delimiter, &start);
     }();
     CheckStatus(bytes.status());
     const protocol::Buffer& b = bytes.ValueUnsafe();
-    return nb::bytes(reinterpret_cast<const char*>(b.data()), b.size());
+    return nb::make_tuple(start, nb::bytes(reinterpret_cast<const char*>(b.data()), b.size()));
   }, nb::arg("path"), nb::arg("offset"), nb::arg("length"), nb::arg("compression"),
      nb::arg("delimiter"),
-     "The bytes of one block of a text file (fsspec's read_block with a delimiter); a "
-     "compressed file is read whole.");
+     "(start, bytes) of one block of a text file (fsspec's read_block with a delimiter): where "
+     "it begins in the file, and its bytes; a compressed file is read whole (start 0).");
 }
 
 }  // namespace tegu::python

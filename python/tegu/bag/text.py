@@ -147,40 +147,19 @@ def _block_ranges(size, blocksize):
     return [(o, e - o) for o, e in zip(offsets, ends)]
 
 
-def _block_start(path, offset, delimiter):
-    """Where fsspec's read_block starts a block at `offset` (after the next delimiter)."""
-    if offset == 0:
-        return 0
-    with open(path, "rb") as f:
-        f.seek(offset)
-        data = b""
-        pos = offset
-        while True:
-            more = f.read(1 << 16)
-            if not more:
-                return pos + len(data)
-            data += more
-            i = data.find(delimiter)
-            if i >= 0:
-                return pos + i + len(delimiter)
-            keep = len(delimiter) - 1
-            pos += len(data) - keep
-            data = data[len(data) - keep:] if keep else b""
-
-
 def read_text_python(path, offset, length, compression, linedelimiter, blocked, encoding,
                      errors, include_path):
     """The lines of one block decoded by Python's codecs (encodings and error handlers the
     native kernel does not do); the bytes come from the native block reader."""
     # as Dask: blocks end at the delimiter's UTF-8 bytes, whatever the file's encoding
     delimiter = (linedelimiter if linedelimiter is not None else "\n").encode()
-    data = _tegu.bag_read_block(path, offset, length if blocked else -1, compression, delimiter)
+    start, data = _tegu.bag_read_block(path, offset, length if blocked else -1, compression,
+                                       delimiter)
     try:
         text = data.decode(encoding, errors)
     except UnicodeDecodeError as e:
         from tegu._errors import NativeDecodeError
 
-        start = _block_start(path, offset, delimiter) if blocked and not compression else 0
         where = "decompressed byte offset" if compression else "byte offset"
         raise NativeDecodeError(f"{e} (file {path!r}, {where} {start + e.start})",
                                 e.encoding) from None

@@ -520,9 +520,11 @@ LineMode ModeFor(const std::string& linedelimiter, bool has_linedelimiter, bool 
 }  // namespace
 
 Result<Buffer> ReadBlock(const std::string& path, int64_t offset, int64_t length,
-                         const std::string& compression, const std::string& delimiter) {
+                         const std::string& compression, const std::string& delimiter,
+                         int64_t* start) {
   TEGU_ASSIGN_OR_RAISE(Compression codec, ParseCompression(compression));
   TEGU_ASSIGN_OR_RAISE(Block block, ReadBlockAt(path, offset, length, codec, delimiter));
+  if (start != nullptr) *start = block.start;
   return std::move(block.bytes);
 }
 

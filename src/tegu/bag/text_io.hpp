@@ -33,8 +33,11 @@ namespace tegu::bag {
 // is decompressed whole as a stream (concatenated gzip members, bz2/xz streams and zstd frames
 // included), so it must be read with offset 0 and length -1 (Invalid otherwise). Another
 // compression is NotImplemented.
+// `*start`, when given, is set to where the block begins in the file (0 for a compressed one):
+// the Python decoding path names that offset in its errors.
 Result<Buffer> ReadBlock(const std::string& path, int64_t offset, int64_t length,
-                         const std::string& compression, const std::string& delimiter);
+                         const std::string& compression, const std::string& delimiter,
+                         int64_t* start = nullptr);
 
 // What the kernel "tegu.bag.read_text" computes: the lines of one partition of
 // dask.bag.read_text(path, blocksize=..., linedelimiter=..., encoding=..., errors="strict"),

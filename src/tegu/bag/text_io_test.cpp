@@ -487,8 +487,10 @@ TEST_F(TextIoTest, EvenBlocksPartitionTheFileToo) {
     for (int64_t bs : {1, 4, 9, 64}) {
       std::string joined;
       for (int64_t off = 0; off < static_cast<int64_t>(text.size()); off += bs) {
-        Result<Buffer> block = ReadBlock(path, off, bs, "", d);
+        int64_t start = -1;
+        Result<Buffer> block = ReadBlock(path, off, bs, "", d, &start);
         ASSERT_TRUE(block.ok());
+        EXPECT_EQ(start, static_cast<int64_t>(joined.size()));  // each starts where one ended
         joined += block.ValueUnsafe().view();
       }
       EXPECT_TRUE(joined == text) << bs;

@@ -240,15 +240,19 @@ Result<Value> Materialize(const Value& value) {
 uint64_t SizeOf(const Value& value) {
   if (const Payload* p = AsPayload(value)) return p->byte_size() + 64;
   if (value.is_foreign()) return g_foreign.size_of ? g_foreign.size_of(value) : 64;
-  if (value.has_value()) {
-    if (const NativeTypeCodec* codec = FindCodecOf(value.type())) return codec->size_of(value);
-  }
   if (const auto* s = value.TryGet<std::string>()) return s->size() + 32;
   if (const auto* list = value.TryGet<ValueList>()) {
     uint64_t n = 24;
     for (const Value& v : *list) n += SizeOf(v) + 16;
     return n;
   }
+  // Scalars (most native task results) skip the registry's lock.
+  const std::type_info& type = value.type();
+  if (!value.has_value() || type == typeid(int64_t) || type == typeid(double) ||
+      type == typeid(bool)) {
+    return 8;
+  }
+  if (const NativeTypeCodec* codec = FindCodecOf(type)) return codec->size_of(value);
   return 8;
 }
 
